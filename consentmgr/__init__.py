@@ -1,0 +1,85 @@
+"""consentmgr: a privacy-aware customer data and consent manager."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from flask import Flask
+
+from consentmgr.config import PREFIX, ConfigError, Settings, load_settings
+from consentmgr.crypto import BlindIndexer, KeyConfigError
+from consentmgr.extensions import db, migrate
+
+log = logging.getLogger(__name__)
+MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Per-application state the services need: settings and derived keys."""
+
+    settings: Settings
+    email_index: BlindIndexer
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` replaces the process environment (tests pass their own
+    ``CONSENTMGR_*`` values); other upper-case keys in it go straight into
+    ``app.config`` (for example ``TESTING``).
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    environ = dict(os.environ) if config is None else dict(config)
+    settings = load_settings(environ, app.instance_path)
+    app.config.update(settings.flask_config())
+    if config is not None:
+        app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith(PREFIX)})
+    app.extensions["consentmgr"] = Runtime(
+        settings=settings, email_index=BlindIndexer(settings.blind_index_keys, "email")
+    )
+
+    # Import models so every table is registered before migrations run.
+    from consentmgr import models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
+
+    from consentmgr.web.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+    from consentmgr.web.errors import register_error_pages
+
+    register_error_pages(app)
+
+    from consentmgr.cli import register_commands
+
+    register_commands(app)
+    _check_keys(app)
+    return app
+
+
+def _check_keys(app: Flask) -> None:
+    """Fail at start-up, not at the first customer, when the master key is wrong."""
+    from consentmgr.keys.models import DataKey
+    from consentmgr.keys.services import check_master_keys
+
+    with app.app_context():
+        session = db.session
+        bind = session.get_bind(clause=DataKey.__table__)
+        try:
+            if not sa.inspect(bind).has_table(DataKey.__tablename__):
+                return
+            check_master_keys(session, app.extensions["consentmgr"].settings.master_keys)
+        except sa.exc.OperationalError as exc:
+            log.warning("could not check master keys at start-up: %s", type(exc).__name__)
+        finally:
+            db.session.remove()
+
+
+__all__ = ["ConfigError", "KeyConfigError", "create_app"]

@@ -1,0 +1,227 @@
+"""Settings, read once from ``CONSENTMGR_*`` environment variables.
+
+Nothing else in the package reads ``os.environ``. In development, missing
+keys and the secret are generated into ``instance/dev-secrets.json`` with a
+loud warning; with ``CONSENTMGR_ENV=production`` the application refuses to
+start and names the missing variable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from consentmgr.crypto import KeyConfigError, KeyRing, generate_keyring, parse_keyring
+
+log = logging.getLogger(__name__)
+
+PREFIX = "CONSENTMGR_"
+DEV_SECRETS_FILE = "dev-secrets.json"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Outgoing mail; ``host`` unset means mail is printed to the console."""
+
+    host: str | None = None
+    port: int = 25
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "privacy@localhost"
+    starttls: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the application uses, parsed and validated."""
+
+    env: str
+    instance_path: Path
+    database_url: str
+    keys_database_url: str | None
+    master_keys: KeyRing = field(repr=False)
+    blind_index_keys: KeyRing = field(repr=False)
+    secret_key: str = field(repr=False)
+    base_url: str
+    ratelimit_storage_url: str
+    policies_dir: Path
+    smtp: SmtpSettings
+    generated_dev_secrets: bool = False
+
+    @property
+    def production(self) -> bool:
+        """True when running with ``CONSENTMGR_ENV=production``."""
+        return self.env == "production"
+
+    def flask_config(self) -> dict[str, object]:
+        """The Flask and extension settings derived from these settings."""
+        config: dict[str, object] = {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(self.database_url),
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.production,
+        }
+        if self.keys_database_url:
+            config["SQLALCHEMY_BINDS"] = {
+                "keys": {"url": self.keys_database_url, **_engine_options(self.keys_database_url)}
+            }
+        return config
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    # hide_parameters: SQL errors must never carry values into logs.
+    if url.startswith("sqlite"):
+        # Wait for a writer instead of failing at once with "database is locked".
+        return {"connect_args": {"timeout": 15}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
+
+
+def _keyring(environ: Mapping[str, str], name: str) -> KeyRing | None:
+    text = environ.get(name)
+    if not text and environ.get(f"{name}_FILE"):
+        text = _read_secret_file(f"{name}_FILE", environ[f"{name}_FILE"])
+        name = f"{name}_FILE"
+    if not text:
+        return None
+    try:
+        return parse_keyring(text, source=name)
+    except KeyConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _dev_secrets(instance_path: Path) -> tuple[dict[str, str], bool]:
+    """Load or create development keys under ``instance/``; True if created."""
+    path = instance_path / DEV_SECRETS_FILE
+    if path.exists():
+        return json.loads(path.read_text()), False
+    instance_path.mkdir(parents=True, exist_ok=True)
+    data = {
+        "master_keys": generate_keyring("dev1").serialise(),
+        "blind_index_keys": generate_keyring("dev1").serialise(),
+        "secret_key": secrets.token_urlsafe(48),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+    return data, True
+
+
+DEV_WARNING = """
+************************************************************************
+* WARNING: development keys were generated in {path}
+* They protect every personal field in this database. Losing them makes
+* the data unreadable; sharing them exposes it. Never use them in
+* production: set CONSENTMGR_ENV=production and provide
+* CONSENTMGR_MASTER_KEYS, CONSENTMGR_BLIND_INDEX_KEYS and
+* CONSENTMGR_SECRET_KEY (see README, "Key management").
+************************************************************************
+"""
+
+
+def load_settings(environ: Mapping[str, str], default_instance_path: str | Path) -> Settings:
+    """Parse and validate the settings from an environment-like mapping."""
+    env = environ.get(f"{PREFIX}ENV", "development").strip().lower()
+    if env not in {"development", "production"}:
+        raise ConfigError(f"{PREFIX}ENV must be 'development' or 'production', got {env!r}")
+    instance_path = Path(environ.get(f"{PREFIX}INSTANCE_PATH") or default_instance_path)
+
+    master_keys = _keyring(environ, f"{PREFIX}MASTER_KEYS")
+    blind_index_keys = _keyring(environ, f"{PREFIX}BLIND_INDEX_KEYS")
+    secret_key = environ.get(f"{PREFIX}SECRET_KEY") or None
+    if not secret_key and environ.get(f"{PREFIX}SECRET_KEY_FILE"):
+        secret_key = _read_secret_file(
+            f"{PREFIX}SECRET_KEY_FILE", environ[f"{PREFIX}SECRET_KEY_FILE"]
+        )
+
+    generated = False
+    if env == "production":
+        for name, value in (
+            ("CONSENTMGR_MASTER_KEYS (or CONSENTMGR_MASTER_KEYS_FILE)", master_keys),
+            ("CONSENTMGR_BLIND_INDEX_KEYS (or CONSENTMGR_BLIND_INDEX_KEYS_FILE)", blind_index_keys),
+            ("CONSENTMGR_SECRET_KEY (or CONSENTMGR_SECRET_KEY_FILE)", secret_key),
+        ):
+            if not value:
+                raise ConfigError(f"{name} must be set when CONSENTMGR_ENV=production")
+        if len(secret_key or "") < 32:
+            raise ConfigError("CONSENTMGR_SECRET_KEY must be at least 32 characters in production")
+    elif not (master_keys and blind_index_keys and secret_key):
+        dev, generated = _dev_secrets(instance_path)
+        master_keys = master_keys or parse_keyring(dev["master_keys"], source=DEV_SECRETS_FILE)
+        blind_index_keys = blind_index_keys or parse_keyring(
+            dev["blind_index_keys"], source=DEV_SECRETS_FILE
+        )
+        secret_key = secret_key or dev["secret_key"]
+        if generated:
+            print(DEV_WARNING.format(path=instance_path / DEV_SECRETS_FILE), file=sys.stderr)
+        log.warning("using development keys from %s", instance_path / DEV_SECRETS_FILE)
+
+    database_url = environ.get(f"{PREFIX}DATABASE_URL") or (
+        f"sqlite:///{instance_path / 'consentmgr.db'}"
+    )
+    try:
+        port = int(environ.get(f"{PREFIX}SMTP_PORT", "25"))
+    except ValueError:
+        raise ConfigError(f"{PREFIX}SMTP_PORT must be a number") from None
+    smtp = SmtpSettings(
+        host=environ.get(f"{PREFIX}SMTP_HOST") or None,
+        port=port,
+        username=environ.get(f"{PREFIX}SMTP_USERNAME") or None,
+        password=environ.get(f"{PREFIX}SMTP_PASSWORD") or None,
+        sender=environ.get(f"{PREFIX}SMTP_FROM") or "privacy@localhost",
+        starttls=_bool(environ.get(f"{PREFIX}SMTP_STARTTLS", "false"), f"{PREFIX}SMTP_STARTTLS"),
+    )
+    return Settings(
+        env=env,
+        instance_path=instance_path,
+        database_url=_normalise_database_url(database_url),
+        keys_database_url=_normalise_database_url(environ[f"{PREFIX}KEYS_DATABASE_URL"])
+        if environ.get(f"{PREFIX}KEYS_DATABASE_URL")
+        else None,
+        master_keys=master_keys,
+        blind_index_keys=blind_index_keys,
+        secret_key=secret_key,
+        base_url=(environ.get(f"{PREFIX}BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        ratelimit_storage_url=environ.get(f"{PREFIX}RATELIMIT_STORAGE_URL") or "memory://",
+        policies_dir=Path(environ.get(f"{PREFIX}POLICIES_DIR") or PROJECT_ROOT / "policies"),
+        smtp=smtp,
+        generated_dev_secrets=generated,
+    )
+
+
+def _normalise_database_url(url: str) -> str:
+    # Operators paste "postgresql://..." (libpq form); we ship psycopg 3.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url

@@ -1,0 +1,1 @@
+"""Customer records: personal details, preferences and interaction history."""

@@ -1,0 +1,105 @@
+"""Customer and history models. Every personal field is encrypted at rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from consentmgr.crypto.codecs import DATE, JSON, TEXT
+from consentmgr.extensions import db
+from consentmgr.keys.fields import EncryptedField, EncryptedRecord, is_new
+from consentmgr.keys.models import utcnow
+
+
+class CustomerStatus(enum.StrEnum):
+    """Lifecycle of a record. Restricted: kept but not processed (GDPR Art. 18)."""
+
+    ACTIVE = "active"
+    RESTRICTED = "restricted"
+    ERASED = "erased"
+
+
+class Customer(EncryptedRecord, db.Model):
+    """A customer. Fields are encrypted under the customer's own data key."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    status: Mapped[CustomerStatus] = mapped_column(
+        sa.Enum(CustomerStatus, native_enum=False, length=16,
+                values_callable=lambda e: [m.value for m in e]),
+        default=CustomerStatus.ACTIVE,
+    )
+    # Keyed HMAC of the normalised address: exact lookup without decrypting.
+    email_index: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    _email: Mapped[bytes | None] = mapped_column("email", sa.LargeBinary)
+    _name: Mapped[bytes | None] = mapped_column("name", sa.LargeBinary)
+    _phone: Mapped[bytes | None] = mapped_column("phone", sa.LargeBinary)
+    _postal_address: Mapped[bytes | None] = mapped_column("postal_address", sa.LargeBinary)
+    _date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth", sa.LargeBinary)
+    _preferences: Mapped[bytes | None] = mapped_column("preferences", sa.LargeBinary)
+
+    email = EncryptedField(TEXT)
+    name = EncryptedField(TEXT)
+    phone = EncryptedField(TEXT)
+    postal_address = EncryptedField(TEXT)
+    date_of_birth = EncryptedField(DATE)
+    preferences = EncryptedField(JSON)
+
+    history: Mapped[list[HistoryEntry]] = relationship(
+        back_populates="customer", order_by="HistoryEntry.occurred_at.desc()",
+        cascade="all, delete-orphan",
+    )
+
+    PERSONAL_FIELDS = ("email", "name", "phone", "postal_address", "date_of_birth", "preferences")
+
+    def data_key_owner(self) -> tuple[uuid.UUID, bool]:
+        """A customer's fields are encrypted under their own key."""
+        return self._ensure_id(), is_new(self)
+
+    def __repr__(self) -> str:  # never show personal data, even in a debugger
+        return f"<Customer {self.id} {self.status}>"
+
+
+class HistoryEntry(EncryptedRecord, db.Model):
+    """One interaction with a customer; summary and details are encrypted."""
+
+    __tablename__ = "history_entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    occurred_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    data_category: Mapped[str] = mapped_column(sa.String(64), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+
+    _summary: Mapped[bytes | None] = mapped_column("summary", sa.LargeBinary)
+    _details: Mapped[bytes | None] = mapped_column("details", sa.LargeBinary)
+
+    summary = EncryptedField(TEXT)
+    details = EncryptedField(JSON)
+
+    customer: Mapped[Customer] = relationship(back_populates="history")
+
+    def data_key_owner(self) -> tuple[uuid.UUID, bool]:
+        """History is encrypted under its customer's key, so erasure covers it."""
+        self._ensure_id()
+        customer = self.__dict__.get("customer")
+        if customer is not None:
+            return customer._ensure_id(), is_new(customer)
+        return self.customer_id, False
+
+    def __repr__(self) -> str:
+        return f"<HistoryEntry {self.id} {self.kind}>"

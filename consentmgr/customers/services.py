@@ -1,0 +1,132 @@
+"""Rules for customer records: create, rectify, add history, look up.
+
+Services validate, change, and ``flush()``; the request or command boundary
+commits once, so a change and its audit entry commit or roll back together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Mapping
+
+import sqlalchemy as sa
+from flask import current_app
+from marshmallow import ValidationError
+from sqlalchemy.orm import selectinload
+
+from consentmgr.actors import Actor
+from consentmgr.crypto import BlindIndexer, normalise_email
+from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
+from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
+from consentmgr.errors import Conflict, NotFound, ValidationFailed
+from consentmgr.extensions import db
+
+_details = CustomerDetailsSchema()
+_history = HistoryEntrySchema()
+
+
+class CustomerNotFound(NotFound):
+    """No customer with that id (or email)."""
+
+    def __init__(self) -> None:
+        super().__init__("No customer with that id.")
+
+
+class CustomerErased(Conflict):
+    """The record was erased; nothing can be added to it."""
+
+    def __init__(self) -> None:
+        super().__init__("This customer's record has been erased.")
+
+
+def email_indexer() -> BlindIndexer:
+    """The blind indexer for customer email addresses."""
+    return current_app.extensions["consentmgr"].email_index
+
+
+def _validate(schema, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:
+    try:
+        return schema.load(dict(data), partial=partial)
+    except ValidationError as exc:
+        raise ValidationFailed(_flatten(exc.normalized_messages())) from None
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+
+
+def _ensure_email_free(email: str, *, exclude: uuid.UUID | None = None) -> str:
+    indexer = email_indexer()
+    normalised = normalise_email(email)
+    query = sa.select(Customer.id).where(Customer.email_index.in_(indexer.candidates(normalised)))
+    if exclude is not None:
+        query = query.where(Customer.id != exclude)
+    if db.session.scalar(query) is not None:
+        raise ValidationFailed({"email": ["Another customer already uses this email address."]})
+    return indexer.compute(normalised)
+
+
+def create_customer(details: Mapping[str, Any], *, actor: Actor) -> Customer:
+    """Validate ``details`` and add a new active customer with their own data key."""
+    data = _validate(_details, details)
+    customer = Customer(id=uuid.uuid4(), status=CustomerStatus.ACTIVE)
+    customer.email_index = _ensure_email_free(data["email"])
+    for field in Customer.PERSONAL_FIELDS:
+        setattr(customer, field, data.get(field))
+    db.session.add(customer)
+    db.session.flush()
+    return customer
+
+
+def rectify_customer(customer: Customer, changes: Mapping[str, Any], *, actor: Actor) -> list[str]:
+    """Correct some of a customer's details (GDPR Art. 16); returns changed field names."""
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    data = _validate(_details, changes, partial=True)
+    changed = [field for field, value in data.items() if getattr(customer, field) != value]
+    if "email" in changed:
+        customer.email_index = _ensure_email_free(data["email"], exclude=customer.id)
+    for field in changed:
+        setattr(customer, field, data[field])
+    db.session.flush()
+    return changed
+
+
+def add_history(customer: Customer, entry: Mapping[str, Any], *, actor: Actor) -> HistoryEntry:
+    """Record an interaction with the customer."""
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    data = _validate(_history, entry)
+    item = HistoryEntry(customer=customer, id=uuid.uuid4())
+    for field, value in data.items():
+        setattr(item, field, value)
+    db.session.add(item)
+    db.session.flush()
+    return item
+
+
+def find_by_email(email: str) -> Customer | None:
+    """The customer with this email address (exact match after normalisation)."""
+    candidates = email_indexer().candidates(normalise_email(email))
+    return db.session.scalar(sa.select(Customer).where(Customer.email_index.in_(candidates)))
+
+
+def get_customer(customer_id: uuid.UUID | str, *, with_history: bool = False) -> Customer:
+    """The customer with this id; raises :class:`CustomerNotFound`."""
+    try:
+        key = customer_id if isinstance(customer_id, uuid.UUID) else uuid.UUID(str(customer_id))
+    except ValueError:
+        raise CustomerNotFound() from None
+    options = [selectinload(Customer.history)] if with_history else []
+    customer = db.session.get(Customer, key, options=options)
+    if customer is None:
+        raise CustomerNotFound()
+    return customer

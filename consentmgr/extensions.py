@@ -1,0 +1,61 @@
+"""Extension instances, created unbound and bound in ``create_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy.orm import DeclarativeBase, MappedAsDataclass  # noqa: F401
+
+KEYS_BIND = "keys"
+
+
+class Session(FlaskSession):
+    """Routes the key store to its own database only when one is configured.
+
+    Wrapped data keys live under the ``keys`` bind so they can sit in a
+    separate database (and separate backups). Without
+    ``CONSENTMGR_KEYS_DATABASE_URL`` they share the main engine, and so the
+    main transaction: a second connection to the same SQLite file would
+    deadlock against the first.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):
+        if bind is None and KEYS_BIND not in self._db.engines:
+            table = _table_of(mapper, clause)
+            if table is not None and table.metadata.info.get("bind_key") == KEYS_BIND:
+                return self._db.engines[None]
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def _table_of(mapper: Any, clause: Any) -> sa.Table | None:
+    if mapper is not None:
+        local = sa.inspect(mapper).local_table
+        if isinstance(local, sa.Table):
+            return local
+    if isinstance(clause, sa.Table):
+        return clause
+    if isinstance(clause, sa.sql.dml.UpdateBase) and isinstance(clause.table, sa.Table):
+        return clause.table
+    return None
+
+
+class Base(DeclarativeBase):
+    """Declarative base with deterministic constraint names for migrations."""
+
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
+migrate = Migrate()

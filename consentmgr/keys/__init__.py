@@ -1,0 +1,1 @@
+"""The key store: per-customer data keys wrapped by the master key."""

@@ -1,0 +1,1 @@
+"""The published privacy policy: versioned documents, their purposes, and how they change."""

@@ -1,0 +1,1 @@
+"""The audiences: public pages, the customer portal, staff screens, the API."""

@@ -1,0 +1,133 @@
+"""Shared fixtures: the app on SQLite and (when configured) PostgreSQL.
+
+Every test that uses ``app`` runs once per database: SQLite always, and
+PostgreSQL when ``CONSENTMGR_TEST_DATABASE_URL`` is set (``.ci/run`` sets it).
+The app and its migrated database are built once per session and database;
+tables are emptied after each test.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from typing import Any, Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from consentmgr import create_app
+from consentmgr.actors import Actor
+from consentmgr.extensions import db as _db
+
+PG_URL = os.environ.get("CONSENTMGR_TEST_DATABASE_URL")
+DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+TEST_MASTER_KEYS = "test1:" + base64.b64encode(b"m" * 32).decode()
+TEST_INDEX_KEYS = "idx1:" + base64.b64encode(b"i" * 32).decode()
+TEST_ACTOR = Actor("system", "test")
+
+
+def reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def base_config(database_url: str, instance_path: str, **extra: Any) -> dict[str, Any]:
+    """A complete, isolated configuration for a test app."""
+    return {
+        "CONSENTMGR_DATABASE_URL": database_url,
+        "CONSENTMGR_MASTER_KEYS": TEST_MASTER_KEYS,
+        "CONSENTMGR_BLIND_INDEX_KEYS": TEST_INDEX_KEYS,
+        "CONSENTMGR_SECRET_KEY": "test-secret-" + "x" * 40,
+        "CONSENTMGR_INSTANCE_PATH": instance_path,
+        "TESTING": True,
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session", params=DATABASES)
+def database_url(request, tmp_path_factory) -> str:
+    """A fresh, empty database URL per backend."""
+    if request.param == "postgresql":
+        url = PG_URL.replace("postgresql://", "postgresql+psycopg://", 1) if PG_URL.startswith(
+            "postgresql://") else PG_URL
+        reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'consentmgr.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """The application, with its database migrated to head."""
+    from flask_migrate import upgrade
+
+    application = create_app(base_config(database_url, str(tmp_path_factory.mktemp("instance"))))
+    with application.app_context():
+        upgrade()
+    yield application
+    with application.app_context():
+        _db.engine.dispose()
+
+
+def _empty_tables(application) -> None:
+    with application.app_context():
+        _db.session.remove()
+        for metadata in _db.metadatas.values():
+            bind = _db.session.get_bind(clause=next(iter(metadata.tables.values())))
+            with bind.begin() as conn:
+                for table in reversed(metadata.sorted_tables):
+                    conn.execute(table.delete())
+
+
+@pytest.fixture
+def ctx(app) -> Iterator[None]:
+    """An app context for the test; tables are emptied afterwards."""
+    with app.app_context():
+        yield
+        _db.session.remove()
+    _empty_tables(app)
+
+
+@pytest.fixture
+def db(ctx):
+    """The Flask-SQLAlchemy extension, inside an app context."""
+    return _db
+
+
+@pytest.fixture
+def client(app, ctx):
+    """A test client (tables emptied after the test)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app, ctx):
+    """A CLI runner for ``flask`` commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def create_customer(db):
+    """Creator: ``create_customer(**overrides)`` commits and returns a customer."""
+    from consentmgr.customers import services
+
+    def create(**overrides: Any):
+        details = {
+            "email": f"person-{uuid.uuid4().hex[:8]}@example.org",
+            "name": "Ada Example",
+            "phone": "+44 20 7946 0958",
+            "postal_address": "1 Example Street\nLondon",
+            "date_of_birth": "1985-04-12",
+            "preferences": {"channels": ["email"], "language": "en", "topics": ["garden"]},
+        }
+        details.update(overrides)
+        customer = services.create_customer(details, actor=TEST_ACTOR)
+        db.session.commit()
+        return customer
+
+    return create

@@ -1,0 +1,106 @@
+"""Customer services: validation, blind-index lookup, rectification, history."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from consentmgr.customers import services
+from consentmgr.errors import ValidationFailed
+from tests.conftest import TEST_ACTOR
+
+VALID = {"email": "ada@example.org", "name": "Ada Lovelace"}
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"email": "not-an-email"}, "email", "Not a valid email address."),
+        ({"email": None}, "email", "Field may not be null."),
+        ({"name": "   "}, "name", "Enter a name."),
+        ({"phone": "call me maybe"}, "phone", "Enter a phone number"),
+        ({"date_of_birth": "2999-01-01"}, "date_of_birth", "in the past"),
+        ({"date_of_birth": "31/02/1980"}, "date_of_birth", "Not a valid date."),
+        ({"preferences": {"channels": ["pigeon"]}}, "preferences.channels.0", "Unknown channel"),
+        ({"preferences": {"language": "klingon"}}, "preferences.language", "Unknown language"),
+        ({"favourite_colour": "blue"}, "favourite_colour", "Unknown field."),
+    ],
+)
+def test_invalid_details_are_refused_with_a_message_per_field(db, changes, field, message):
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_customer({**VALID, **changes}, actor=TEST_ACTOR)
+    assert any(message in m for m in caught.value.errors[field])
+
+
+def test_missing_required_fields_are_named(db):
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_customer({}, actor=TEST_ACTOR)
+    assert set(caught.value.errors) == {"email", "name"}
+
+
+def test_refused_input_changes_nothing(db):
+    from consentmgr.customers.models import Customer
+
+    with pytest.raises(ValidationFailed):
+        services.create_customer({**VALID, "phone": "??"}, actor=TEST_ACTOR)
+    db.session.rollback()
+    assert db.session.query(Customer).count() == 0
+
+
+def test_find_by_email_matches_after_normalisation(db, create_customer):
+    customer = create_customer(email="Ada.Lovelace@Example.org")
+    assert services.find_by_email("  ada.lovelace@EXAMPLE.org ").id == customer.id
+    assert services.find_by_email("someone.else@example.org") is None
+
+
+def test_second_customer_with_the_same_email_is_refused(db, create_customer):
+    create_customer(email="ada@example.org")
+    with pytest.raises(ValidationFailed) as caught:
+        services.create_customer({**VALID, "email": "ADA@example.org"}, actor=TEST_ACTOR)
+    assert caught.value.errors["email"] == ["Another customer already uses this email address."]
+
+
+def test_rectify_changes_only_given_fields_and_reports_them(db, create_customer):
+    customer = create_customer(name="Ada Example", phone="+44 1234 567890")
+    changed = services.rectify_customer(
+        customer, {"name": "Ada King", "phone": "+44 1234 567890"}, actor=TEST_ACTOR
+    )
+    db.session.commit()
+    assert changed == ["name"]
+    assert services.get_customer(customer.id).name == "Ada King"
+
+
+def test_rectified_email_is_found_by_the_new_address_only(db, create_customer):
+    customer = create_customer(email="old@example.org")
+    services.rectify_customer(customer, {"email": "new@example.org"}, actor=TEST_ACTOR)
+    db.session.commit()
+    assert services.find_by_email("new@example.org").id == customer.id
+    assert services.find_by_email("old@example.org") is None
+
+
+def test_history_is_returned_newest_first(db, create_customer):
+    customer = create_customer()
+    for day in ("2026-01-01", "2026-03-01", "2026-02-01"):
+        services.add_history(customer, {
+            "occurred_at": f"{day}T09:00:00+00:00", "channel": "web", "kind": "purchase",
+            "data_category": "orders", "summary": f"Order on {day}",
+        }, actor=TEST_ACTOR)
+    customer_id = customer.id
+    db.session.commit()
+    db.session.expunge_all()
+    loaded = services.get_customer(customer_id, with_history=True)
+    assert [h.summary for h in loaded.history] == ["Order on 2026-03-01", "Order on 2026-02-01", "Order on 2026-01-01"]
+
+
+def test_invalid_history_entry_is_refused(db, create_customer):
+    customer = create_customer()
+    with pytest.raises(ValidationFailed) as caught:
+        services.add_history(customer, {"channel": "telepathy", "kind": "purchase"}, actor=TEST_ACTOR)
+    assert {"channel", "occurred_at", "summary", "data_category"} <= set(caught.value.errors)
+
+
+@pytest.mark.parametrize("bad_id", ["not-a-uuid", str(uuid.uuid4())])
+def test_unknown_customer_id_is_not_found(db, bad_id):
+    with pytest.raises(services.CustomerNotFound):
+        services.get_customer(bad_id)
