@@ -1,6 +1,6 @@
 """customers, history and the key store
 
-Revision ID: 92ec1ef6f8bc
+Revision ID: 0001_customers
 Revises: 
 Create Date: 2026-11-23 13:33:09.070101
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '92ec1ef6f8bc'
+revision = '0001_customers'
 down_revision = None
 branch_labels = None
 depends_on = None

@@ -1,0 +1,40 @@
+"""consent ledger and portal sign-in
+
+Revision ID: 0005_consent
+Revises: 0004_staff
+Create Date: 2026-11-23
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0005_consent'
+down_revision = '0004_staff'
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_():
+    pass
+
+
+def downgrade_():
+    pass
+
+
+def upgrade_keys():
+    pass
+
+
+def downgrade_keys():
+    pass

@@ -1,0 +1,40 @@
+"""API clients, idempotency and the change feed
+
+Revision ID: 0006_api
+Revises: 0005_consent
+Create Date: 2026-11-23
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0006_api'
+down_revision = '0005_consent'
+branch_labels = None
+depends_on = None
+
+
+def upgrade(engine_name):
+    globals()["upgrade_%s" % engine_name]()
+
+
+def downgrade(engine_name):
+    globals()["downgrade_%s" % engine_name]()
+
+
+def upgrade_():
+    pass
+
+
+def downgrade_():
+    pass
+
+
+def upgrade_keys():
+    pass
+
+
+def downgrade_keys():
+    pass
