@@ -137,7 +137,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-gc", action="store_true",
+                        help="disable Python's cycle collector (shows its share of the cost)")
     args = parser.parse_args()
+    if args.no_gc:
+        import gc
+
+        gc.disable()
 
     workdir = Path(tempfile.mkdtemp(prefix="consentmgr-bench-"))
     key = base64.b64encode(os.urandom(32)).decode()

@@ -17,7 +17,7 @@ class Codec:
     decode: Callable[[bytes], Any]
 
 
-TEXT = Codec("text", lambda value: value.encode(), lambda raw: raw.decode())
+TEXT = Codec("text", str.encode, bytes.decode)
 DATE = Codec(
     "date",
     lambda value: value.isoformat().encode(),

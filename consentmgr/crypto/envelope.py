@@ -72,6 +72,16 @@ class FieldCipher:
         aad = self._header + (where or location(table, column, row_id))
         return self._header + nonce + self._aead.encrypt(nonce, plaintext, aad)
 
+    def encrypt_at(self, plaintext: bytes, where: bytes) -> bytes:
+        """:meth:`encrypt` with a precomputed :func:`location` (the hot path)."""
+        nonce = os.urandom(NONCE_BYTES)
+        return self._header + nonce + self._aead.encrypt(nonce, plaintext, self._header + where)
+
+    @property
+    def header(self) -> bytes:
+        """The header every value written by this cipher starts with."""
+        return self._header
+
     def decrypt(
         self, blob: bytes, *, table: str, column: str, row_id: object,
         where: bytes | None = None,
@@ -82,6 +92,22 @@ class FieldCipher:
         """
         if not isinstance(blob, bytes):
             blob = bytes(blob)
+        header = blob[:HEADER_BYTES]
+        if header != self._header or len(blob) < MIN_BYTES:
+            self._explain_header(blob, table, column, row_id)
+        aad = header + (where or location(table, column, row_id))
+        try:
+            return self._aead.decrypt(
+                blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES], blob[HEADER_BYTES + NONCE_BYTES :], aad
+            )
+        except InvalidTag:
+            raise DecryptionError(
+                table, column, row_id,
+                "authentication failed (tampered, moved from another row or column, or wrong key)",
+            ) from None
+
+    def _explain_header(self, blob: bytes, table: str, column: str, row_id: object) -> None:
+        """Raise the precise error for a value this cipher cannot have written."""
         try:
             version, algorithm, key_version = read_header(blob)
         except ValueError as exc:
@@ -90,18 +116,7 @@ class FieldCipher:
             raise DecryptionError(
                 table, column, row_id, f"unknown format {version} or algorithm {algorithm}"
             )
-        if key_version != self.key_version:
-            raise DecryptionError(
-                table, column, row_id,
-                f"written under data key version {key_version}, not {self.key_version}",
-            )
-        header = blob[:HEADER_BYTES]
-        nonce = blob[HEADER_BYTES : HEADER_BYTES + NONCE_BYTES]
-        aad = header + (where or location(table, column, row_id))
-        try:
-            return self._aead.decrypt(nonce, blob[HEADER_BYTES + NONCE_BYTES :], aad)
-        except InvalidTag:
-            raise DecryptionError(
-                table, column, row_id,
-                "authentication failed (tampered, moved from another row or column, or wrong key)",
-            ) from None
+        raise DecryptionError(
+            table, column, row_id,
+            f"written under data key version {key_version}, not {self.key_version}",
+        )

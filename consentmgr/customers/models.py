@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentmgr.crypto.codecs import DATE, JSON, TEXT
 from consentmgr.extensions import db
-from consentmgr.keys.fields import EncryptedField, EncryptedRecord, is_new
+from consentmgr.keys.fields import Ciphertext, EncryptedField, EncryptedRecord, is_new
 from consentmgr.keys.models import utcnow
 
 
@@ -41,12 +41,12 @@ class Customer(EncryptedRecord, db.Model):
         sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
 
-    _email: Mapped[bytes | None] = mapped_column("email", sa.LargeBinary)
-    _name: Mapped[bytes | None] = mapped_column("name", sa.LargeBinary)
-    _phone: Mapped[bytes | None] = mapped_column("phone", sa.LargeBinary)
-    _postal_address: Mapped[bytes | None] = mapped_column("postal_address", sa.LargeBinary)
-    _date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth", sa.LargeBinary)
-    _preferences: Mapped[bytes | None] = mapped_column("preferences", sa.LargeBinary)
+    _email: Mapped[bytes | None] = mapped_column("email", Ciphertext)
+    _name: Mapped[bytes | None] = mapped_column("name", Ciphertext)
+    _phone: Mapped[bytes | None] = mapped_column("phone", Ciphertext)
+    _postal_address: Mapped[bytes | None] = mapped_column("postal_address", Ciphertext)
+    _date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth", Ciphertext)
+    _preferences: Mapped[bytes | None] = mapped_column("preferences", Ciphertext)
 
     email = EncryptedField(TEXT)
     name = EncryptedField(TEXT)
@@ -55,9 +55,11 @@ class Customer(EncryptedRecord, db.Model):
     date_of_birth = EncryptedField(DATE)
     preferences = EncryptedField(JSON)
 
+    # View-only: history is appended through add_history (which sets the
+    # owner), and rows go with the customer by ON DELETE CASCADE. Keeping
+    # the collection out of the unit of work makes bulk flushes cheaper.
     history: Mapped[list[HistoryEntry]] = relationship(
-        back_populates="customer", order_by="HistoryEntry.occurred_at.desc()",
-        cascade="all, delete-orphan",
+        order_by="HistoryEntry.occurred_at.desc()", viewonly=True,
     )
 
     PERSONAL_FIELDS = ("email", "name", "phone", "postal_address", "date_of_birth", "preferences")
@@ -85,13 +87,13 @@ class HistoryEntry(EncryptedRecord, db.Model):
     data_category: Mapped[str] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
 
-    _summary: Mapped[bytes | None] = mapped_column("summary", sa.LargeBinary)
-    _details: Mapped[bytes | None] = mapped_column("details", sa.LargeBinary)
+    _summary: Mapped[bytes | None] = mapped_column("summary", Ciphertext)
+    _details: Mapped[bytes | None] = mapped_column("details", Ciphertext)
 
     summary = EncryptedField(TEXT)
     details = EncryptedField(JSON)
 
-    customer: Mapped[Customer] = relationship(back_populates="history")
+    customer: Mapped[Customer] = relationship()
 
     def data_key_owner(self) -> tuple[uuid.UUID, bool]:
         """History is encrypted under its customer's key, so erasure covers it."""

@@ -24,9 +24,11 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session, object_session
 
 from consentmgr.crypto import DecryptionError, FieldCipher, KeyConfigError, read_header
+from consentmgr.crypto.envelope import HEADER_BYTES
 from consentmgr.crypto.codecs import Codec
 from consentmgr.extensions import db
 from consentmgr.keys.services import DataKeyCache, key_cache
+from consentmgr.keys.types import Ciphertext  # noqa: F401  (re-exported for models)
 
 _PLAIN = "_consentmgr_plain"  # {field: (ciphertext, clear value)} on the instance
 _ROW = "_consentmgr_row"  # the row's _RowKeys
@@ -67,7 +69,7 @@ class _RowKeys:
         self.row_id = row_id
         self.row = str(row_id).encode()
         self.write: FieldCipher | None = None
-        self.read: dict[int, FieldCipher] = {}
+        self.read: dict[bytes, FieldCipher] = {}
 
 
 def _owners_in(session: Session) -> Iterator[uuid.UUID]:
@@ -131,14 +133,17 @@ class EncryptedField:
         return value
 
     def _decrypt(self, instance: Any, blob: bytes) -> bytes:
-        table, column, prefix = self._column(type(instance))
-        keys = _row_keys(instance)
-        try:
-            key_version = read_header(blob)[2]
-        except ValueError as exc:
-            raise DecryptionError(table, column, keys.row_id, str(exc)) from None
-        cipher = keys.read.get(key_version)
+        table, column, prefix = self._names.get(type(instance)) or self._column(type(instance))
+        keys = instance.__dict__.get(_ROW)
+        if keys is None or keys.cache.closed:
+            keys = _row_keys(instance)
+        # Keyed by header: a row's fields almost always share one key version.
+        cipher = keys.read.get(blob[:HEADER_BYTES])
         if cipher is None:
+            try:
+                key_version = read_header(blob)[2]
+            except ValueError as exc:
+                raise DecryptionError(table, column, keys.row_id, str(exc)) from None
             cipher = self._read_cipher(instance, keys, key_version, table, column)
         return cipher.decrypt(
             blob, table=table, column=column, row_id=keys.row_id, where=prefix + keys.row
@@ -163,27 +168,24 @@ class EncryptedField:
                 else f"data key version {key_version} of {keys.owner_id} is not in the key store"
             )
             raise DecryptionError(table, column, keys.row_id, reason)
-        keys.read[key_version] = cipher
+        keys.read[cipher.header] = cipher
         return cipher
 
     def __set__(self, instance: Any, value: Any) -> None:
-        plain = instance.__dict__.get(_PLAIN)
-        if plain is None:
-            plain = instance.__dict__[_PLAIN] = {}
+        state = instance.__dict__
+        plain = state.get(_PLAIN)
+        if plain is not None:
+            plain.pop(self.name, None)
         if value is None:
             setattr(instance, self.storage, None)
-            plain.pop(self.name, None)
             return
-        table, column, prefix = self._column(type(instance))
-        keys = _row_keys(instance)
-        cipher = keys.write
-        if cipher is None:
-            cipher = keys.write = keys.cache.cipher_for_write(
-                keys.owner_id, new_owner=instance.data_key_owner()[1]
-            )
-        blob = cipher.encrypt(
-            self.codec.encode(value), table=table, column=column, row_id=keys.row_id,
-            where=prefix + keys.row,
-        )
-        setattr(instance, self.storage, blob)
-        plain[self.name] = (blob, value)
+        prefix = (self._names.get(type(instance)) or self._column(type(instance)))[2]
+        keys = state.get(_ROW)
+        if keys is None or keys.cache.closed or keys.write is None:
+            keys = _row_keys(instance)
+            if keys.write is None:
+                keys.write = keys.cache.cipher_for_write(
+                    keys.owner_id, new_owner=instance.data_key_owner()[1]
+                )
+        # Not cached in clear here: a bulk import would hold every value twice.
+        setattr(instance, self.storage, keys.write.encrypt_at(self.codec.encode(value), prefix + keys.row))

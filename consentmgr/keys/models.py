@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.extensions import KEYS_BIND, db
+from consentmgr.keys.types import Ciphertext
 
 
 def utcnow() -> dt.datetime:
@@ -30,6 +31,6 @@ class DataKey(db.Model):
     owner_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     master_key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
-    wrapped: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    wrapped: Mapped[bytes | None] = mapped_column(Ciphertext)
     created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     destroyed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
