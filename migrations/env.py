@@ -35,6 +35,13 @@ def include_object_for(name):
     return include_object
 
 
+def render_item(type_, obj, autogen_context):
+    """Render our column types as the plain SQL types they store."""
+    if type_ == "type" and type(obj).__name__ == "Ciphertext":
+        return "sa.LargeBinary()"
+    return False
+
+
 def run_migrations_offline():
     raise SystemExit("Offline (--sql) migrations are not supported; run against a database.")
 
@@ -70,6 +77,7 @@ def run_migrations_online():
                 target_metadata=TARGETS[name],
                 version_table=VERSION_TABLES[name],
                 include_object=include_object_for(name),
+                render_item=render_item,
                 **conf_args,
             )
             context.run_migrations(engine_name=name)

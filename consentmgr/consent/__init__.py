@@ -1,0 +1,1 @@
+"""The consent ledger: append-only events, materialised state, receipts."""

@@ -1,0 +1,129 @@
+"""Signed consent receipts (Kantara Initiative Consent Receipt v1.1).
+
+A receipt is the customer's own proof of a choice: the fields of the Kantara
+Consent Receipt specification v1.1 for one consent event, signed with
+Ed25519 as a compact JWS. The public key is published at
+``/.well-known/jwks.json`` so anyone can verify a receipt without us.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask import current_app
+
+from consentmgr.consent.models import Channel, ConsentEvent
+from consentmgr.crypto.signing import (
+    SignatureInvalid,
+    jws_sign,
+    jws_verify,
+    public_jwk,
+)
+from consentmgr.policies.services import document_of, get_version
+
+RECEIPT_VERSION = "KI-CR-v1.1.0"
+RECEIPT_TYPE = "consent-receipt+jws"
+
+_COLLECTION_METHODS = {
+    Channel.PORTAL: "Privacy portal, signed in by a single-use email link",
+    Channel.STAFF: "Recorded by a staff member on the customer's behalf",
+    Channel.API: "Collected by a company system and sent through the API",
+    Channel.IMPORT: "Imported from an earlier record of consent",
+}
+
+
+def _settings():
+    return current_app.extensions["consentmgr"].settings
+
+
+def _jurisdiction(address: str) -> str:
+    # The controller's country, as written on the last line of its address.
+    lines = [line.strip() for line in address.splitlines() if line.strip()]
+    return lines[-1] if lines else "EU"
+
+
+def receipt_claims(event: ConsentEvent) -> dict[str, Any]:
+    """The Kantara CR v1.1 fields for ``event`` (plus a ``consentmgr`` extension)."""
+    version = get_version(event.policy_version)
+    document = document_of(version)
+    purpose = document.purpose(event.purpose)
+    categories = {c.slug: c for c in document.data_categories}
+    pii_categories = [categories[slug].title if slug in categories else slug
+                      for slug in (purpose.data_categories if purpose else ())]
+    occurred = event.occurred_at
+    if occurred.tzinfo is None:  # SQLite returns naive UTC
+        occurred = occurred.replace(tzinfo=dt.timezone.utc)
+    recipients = list(purpose.recipients) if purpose else []
+    return {
+        "version": RECEIPT_VERSION,
+        "jurisdiction": _jurisdiction(document.controller.address),
+        "consentTimestamp": int(occurred.timestamp()),
+        "collectionMethod": _COLLECTION_METHODS[Channel(event.channel)],
+        "consentReceiptID": str(event.id),
+        "publicKey": public_jwk(_settings().receipt_signing_key)["x"],
+        "language": "en",
+        # The customer's public id, never their email: the receipt may be shared.
+        "piiPrincipalId": str(event.customer_id),
+        "piiControllers": [{
+            "piiController": document.controller.name,
+            "onBehalf": False,
+            "contact": document.dpo.name,
+            "address": document.controller.address,
+            "email": document.controller.email,
+            "piiControllerUrl": _settings().base_url,
+        }],
+        "policyUrl": f"{_settings().base_url}/privacy/{event.policy_version}",
+        "services": [{
+            "service": f"{document.controller.name} customer account",
+            "purposes": [{
+                "purpose": purpose.title if purpose else event.purpose,
+                "purposeCategory": [event.purpose],
+                "consentType": "EXPLICIT",
+                "piiCategory": pii_categories,
+                "primaryPurpose": False,
+                "termination": purpose.retention if purpose else "",
+                "thirdPartyDisclosure": bool(recipients),
+                "thirdPartyName": ", ".join(recipients),
+            }],
+        }],
+        "sensitive": False,
+        "spiCat": [],
+        "consentmgr": {
+            "action": str(event.action),
+            "status": str(event.status),
+            "policyVersion": event.policy_version,
+            "noticeHash": event.notice_hash,
+            "channel": str(event.channel),
+            "gpc": bool(event.gpc),
+        },
+    }
+
+
+def issue_receipt(event: ConsentEvent) -> str:
+    """The signed receipt for ``event`` as a compact JWS."""
+    return jws_sign(receipt_claims(event), _settings().receipt_signing_key,
+                    header={"typ": RECEIPT_TYPE})
+
+
+def verify_receipt(token: str) -> dict[str, Any]:
+    """Verify a receipt against our receipt key and return its claims.
+
+    Raises :class:`SignatureInvalid` (with a reason) if it was altered, signed
+    by another key, or is not a receipt.
+    """
+    verified = jws_verify(token.strip(), _settings().receipt_signing_key)
+    claims = verified.json()
+    if not isinstance(claims, dict) or claims.get("version") != RECEIPT_VERSION:
+        raise SignatureInvalid("this is not a consent receipt")
+    try:
+        uuid.UUID(str(claims.get("consentReceiptID")))
+    except ValueError:
+        raise SignatureInvalid("the receipt has no valid receipt id") from None
+    return claims
+
+
+def jwks() -> dict[str, Any]:
+    """The JSON Web Key Set with the receipt-signing public key."""
+    return {"keys": [public_jwk(_settings().receipt_signing_key)]}
