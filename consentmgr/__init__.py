@@ -12,7 +12,7 @@ from flask import Flask
 
 from consentmgr.config import PREFIX, ConfigError, Settings, load_settings
 from consentmgr.crypto import BlindIndexer, KeyConfigError
-from consentmgr.extensions import db, migrate
+from consentmgr.extensions import csrf, db, limiter, migrate
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -48,6 +48,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
 
     from consentmgr.web.public import bp as public_bp
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
+from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase, MappedAsDataclass  # noqa: F401
 
 KEYS_BIND = "keys"
@@ -59,3 +62,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 migrate = Migrate()
+# CSRF protection for every form; the JSON API (bearer keys, no cookies) is exempt.
+csrf = CSRFProtect()
+# Storage comes from RATELIMIT_STORAGE_URI (CONSENTMGR_RATELIMIT_STORAGE_URL).
+# Limits are declared where they apply (sign-in forms, the API).
+limiter = Limiter(key_func=get_remote_address)

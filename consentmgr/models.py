@@ -2,3 +2,6 @@
 
 from consentmgr.customers.models import Customer, HistoryEntry  # noqa: F401
 from consentmgr.keys.models import DataKey  # noqa: F401
+from consentmgr.policies.models import PolicyPurpose, PolicyVersion  # noqa: F401
+from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead  # noqa: F401
+from consentmgr.consent.models import ConsentEvent, ConsentState  # noqa: F401

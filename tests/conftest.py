@@ -25,6 +25,8 @@ DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 TEST_MASTER_KEYS = "test1:" + base64.b64encode(b"m" * 32).decode()
 TEST_INDEX_KEYS = "idx1:" + base64.b64encode(b"i" * 32).decode()
+TEST_AUDIT_SIGNING_KEY = base64.b64encode(b"a" * 32).decode()
+TEST_RECEIPT_SIGNING_KEY = base64.b64encode(b"r" * 32).decode()
 TEST_ACTOR = Actor("system", "test")
 
 
@@ -44,6 +46,8 @@ def base_config(database_url: str, instance_path: str, **extra: Any) -> dict[str
         "CONSENTMGR_MASTER_KEYS": TEST_MASTER_KEYS,
         "CONSENTMGR_BLIND_INDEX_KEYS": TEST_INDEX_KEYS,
         "CONSENTMGR_SECRET_KEY": "test-secret-" + "x" * 40,
+        "CONSENTMGR_AUDIT_SIGNING_KEY": TEST_AUDIT_SIGNING_KEY,
+        "CONSENTMGR_RECEIPT_SIGNING_KEY": TEST_RECEIPT_SIGNING_KEY,
         "CONSENTMGR_INSTANCE_PATH": instance_path,
         "TESTING": True,
         **extra,
@@ -75,11 +79,20 @@ def app(database_url, tmp_path_factory):
 
 
 def _empty_tables(application) -> None:
+    from consentmgr.consent.services import forget_catalogues
+
+    forget_catalogues()
     with application.app_context():
         _db.session.remove()
         for metadata in _db.metadatas.values():
             bind = _db.session.get_bind(clause=next(iter(metadata.tables.values())))
             with bind.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # TRUNCATE fires no row triggers (the audit trail refuses DELETE).
+                    quote = conn.dialect.identifier_preparer.quote
+                    names = ", ".join(quote(table.name) for table in metadata.sorted_tables)
+                    conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                    continue
                 for table in reversed(metadata.sorted_tables):
                     conn.execute(table.delete())
 
@@ -91,6 +104,9 @@ def ctx(app) -> Iterator[None]:
         yield
         _db.session.remove()
     _empty_tables(app)
+    from consentmgr.extensions import limiter
+
+    limiter.reset()  # rate-limit counters must not leak between tests
 
 
 @pytest.fixture
@@ -131,3 +147,23 @@ def create_customer(db):
         return customer
 
     return create
+
+
+SHIPPED_POLICIES_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "policies")
+
+
+@pytest.fixture
+def publish_policy_files(db):
+    """Creator: ``publish_policy_files(directory=None)`` publishes policy files and commits.
+
+    Without a directory it publishes the shipped ``policies/`` (versions
+    2025-01 and 2026-03); returns the :class:`PublishReport`.
+    """
+    from consentmgr.policies.services import publish_policies
+
+    def publish(directory: str | os.PathLike[str] | None = None):
+        report = publish_policies(directory or SHIPPED_POLICIES_DIR, actor=TEST_ACTOR)
+        db.session.commit()
+        return report
+
+    return publish
