@@ -15,6 +15,8 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
 
 from consentmgr.actors import Actor
+from consentmgr.audit import actions as audit_actions
+from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, normalise_email
 from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
@@ -83,6 +85,8 @@ def create_customer(details: Mapping[str, Any], *, actor: Actor) -> Customer:
         setattr(customer, field, data.get(field))
     db.session.add(customer)
     db.session.flush()
+    audit.record(audit_actions.CUSTOMER_CREATED, actor=actor, subject_id=customer.id,
+                 fields=[field for field in Customer.PERSONAL_FIELDS if data.get(field) is not None])
     return customer
 
 
@@ -97,6 +101,8 @@ def rectify_customer(customer: Customer, changes: Mapping[str, Any], *, actor: A
     for field in changed:
         setattr(customer, field, data[field])
     db.session.flush()
+    if changed:
+        audit.record(audit_actions.CUSTOMER_RECTIFIED, actor=actor, subject_id=customer.id, fields=changed)
     return changed
 
 
@@ -110,6 +116,8 @@ def add_history(customer: Customer, entry: Mapping[str, Any], *, actor: Actor) -
         setattr(item, field, value)
     db.session.add(item)
     db.session.flush()
+    audit.record(audit_actions.CUSTOMER_HISTORY_ADDED, actor=actor, subject_id=customer.id,
+                 details={"history_id": str(item.id), "kind": item.kind, "channel": item.channel})
     return item
 
 
@@ -130,3 +138,52 @@ def get_customer(customer_id: uuid.UUID | str, *, with_history: bool = False) ->
     if customer is None:
         raise CustomerNotFound()
     return customer
+
+
+def restrict_processing(customer: Customer, *, actor: Actor) -> None:
+    """Restrict processing (GDPR Art. 18): kept, but every consent check says no."""
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    if customer.status == CustomerStatus.RESTRICTED:
+        return
+    customer.status = CustomerStatus.RESTRICTED
+    db.session.flush()
+    audit.record(audit_actions.CUSTOMER_RESTRICTED, actor=actor, subject_id=customer.id)
+
+
+def lift_restriction(customer: Customer, *, actor: Actor) -> None:
+    """End a restriction of processing (GDPR Art. 18(3))."""
+    if customer.status != CustomerStatus.RESTRICTED:
+        return
+    customer.status = CustomerStatus.ACTIVE
+    db.session.flush()
+    audit.record("customer.unrestricted", actor=actor, subject_id=customer.id)
+
+
+def erase_customer(customer: Customer, *, actor: Actor) -> int:
+    """Erase a customer (GDPR Art. 17) by crypto-shredding; returns keys destroyed.
+
+    The customer's data keys are destroyed, so every copy of their fields —
+    including old backups of the main database — becomes unreadable. The
+    ciphertexts and the email index are cleared as well; the record keeps only
+    its id and status so that the consent ledger and the audit trail, which
+    hold no personal data, still make sense.
+    """
+    from consentmgr.keys.services import destroy_data_keys
+
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    for field in Customer.PERSONAL_FIELDS:
+        setattr(customer, f"_{field}", None)
+    customer.email_index = None
+    customer.status = CustomerStatus.ERASED
+    db.session.execute(
+        sa.update(HistoryEntry).where(HistoryEntry.customer_id == customer.id)
+        .values(_summary=None, _details=None)
+    )
+    destroyed = destroy_data_keys(db.session, customer.id)
+    db.session.flush()
+    audit.record(audit_actions.CUSTOMER_ERASED, actor=actor, subject_id=customer.id,
+                 details={"keys_destroyed": destroyed})
+    return destroyed
+

@@ -105,6 +105,12 @@ class DataKeyCache:
             cipher = self._ciphers.get((owner_id, version))
         return cipher
 
+    def mark_destroyed(self, owner_id: uuid.UUID) -> None:
+        """Forget the owner's keys and remember they are gone for this unit of work."""
+        self.forget(owner_id)
+        self._loaded.add(owner_id)
+        self._destroyed.add(owner_id)
+
     def is_destroyed(self, owner_id: uuid.UUID) -> bool:
         """True if the owner's keys were destroyed (crypto-shredded)."""
         return owner_id in self._destroyed
@@ -175,6 +181,59 @@ def _drop_keys(session: Session) -> None:
     cache = session.info.pop(_CACHE, None)
     if cache is not None:
         cache.closed = True
+
+
+def destroy_data_keys(session: Session, owner_id: uuid.UUID) -> int:
+    """Crypto-shred: clear every wrapped key of ``owner_id``; returns how many.
+
+    The rows stay (with ``destroyed_at``) as evidence that the keys existed
+    and when they were destroyed; without the wrapped bytes no backup of the
+    main database can be decrypted for this owner.
+    """
+    table = DataKey.__table__
+    result = session.execute(
+        sa.update(table)
+        .where(table.c.owner_id == owner_id, table.c.wrapped.is_not(None))
+        .values(wrapped=None, destroyed_at=utcnow())
+    )
+    key_cache(session).mark_destroyed(owner_id)
+    return result.rowcount or 0
+
+
+def rewrap_data_keys(
+    session: Session, keyring: KeyRing, *, batch_size: int = 500
+) -> Iterable[tuple[int, int]]:
+    """Re-wrap every live data key not under the current master key.
+
+    Yields ``(done, total)`` after each committed batch, so an interrupted
+    run loses at most one batch and simply resumes where it stopped: rows
+    already under the current key are not selected again. The data itself
+    is untouched (the data keys do not change).
+    """
+    table = DataKey.__table__
+    current = keyring.current
+    pending = (table.c.wrapped.is_not(None)) & (table.c.master_key_id != current.id)
+    total = session.scalar(sa.select(sa.func.count()).select_from(table).where(pending)) or 0
+    done = 0
+    while True:
+        rows = session.execute(
+            sa.select(table.c.owner_id, table.c.version, table.c.master_key_id, table.c.wrapped)
+            .where(pending).order_by(table.c.owner_id, table.c.version).limit(batch_size)
+        ).all()
+        if not rows:
+            break
+        for owner_id, version, master_key_id, wrapped in rows:
+            key = unwrap_data_key(keyring, wrapped, master_key_id=master_key_id,
+                                  owner_id=owner_id, version=version)
+            session.execute(
+                sa.update(table)
+                .where(table.c.owner_id == owner_id, table.c.version == version)
+                .values(master_key_id=current.id,
+                        wrapped=wrap_data_key(current, key, owner_id=owner_id, version=version))
+            )
+        session.commit()
+        done += len(rows)
+        yield done, total
 
 
 @dataclass(frozen=True)

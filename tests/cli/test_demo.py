@@ -25,3 +25,30 @@ def test_keys_status_counts_data_keys_per_master_key(runner, db):
     assert result.exit_code == 0, result.output
     assert "test1 (current): 3 data keys" in result.output
     assert "Destroyed (erased customers): 0" in result.output
+
+
+def test_rotate_master_rewraps_every_key_and_data_stays_readable(app, runner, db, tmp_path):
+    import base64
+
+    from consentmgr import create_app
+    from consentmgr.customers.models import Customer
+    from consentmgr.keys.models import DataKey
+    from tests.conftest import TEST_MASTER_KEYS, base_config
+
+    runner.invoke(args=["demo", "load", "--count", "3"])
+    new_key = "test2:" + base64.b64encode(b"n" * 32).decode()
+    rotated = create_app(base_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path),
+                                     CONSENTMGR_MASTER_KEYS=f"{new_key},{TEST_MASTER_KEYS}"))
+    with rotated.app_context():  # an app context is already active: choose this app's
+        result = rotated.test_cli_runner().invoke(args=["keys", "rotate-master", "--batch-size", "2"])
+        assert {k.master_key_id for k in db.session.query(DataKey)} == {"test2"}
+        db.session.remove()
+    assert result.exit_code == 0, result.output
+    assert "re-wrapped 2/3" in result.output and "re-wrapped 3/3" in result.output
+    # Only the new key is needed now.
+    only_new = create_app(base_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path),
+                                      CONSENTMGR_MASTER_KEYS=new_key))
+    with only_new.app_context():
+        names = [c.name for c in db.session.query(Customer)]
+        db.session.remove()
+    assert len(names) == 3 and all(names)

@@ -211,3 +211,17 @@ def test_every_change_is_audited_and_the_feed_orders_them(db, policies, create_c
     assert all(f.customer_id == customer.id for f in feed)
     assert services.change_feed(after=feed[1].cursor) == feed[2:]
     assert verify_chain().ok
+
+
+def test_erasure_and_restriction_appear_in_the_feed_and_stop_every_use(db, policies, create_customer):
+    from consentmgr.customers.services import erase_customer, restrict_processing
+
+    kept, gone = create_customer(), create_customer()
+    services.grant_consent(gone, "marketing-email", **PORTAL)
+    restrict_processing(kept, actor=CUSTOMER_ACTOR)
+    erase_customer(gone, actor=CUSTOMER_ACTOR)
+    db.session.commit()
+    assert services.check_consent(gone.id, "marketing-email").reason == "erased"
+    assert services.check_consent(kept.id, "analytics").reason == "restricted"
+    assert [f.type for f in services.change_feed()] == [
+        "consent.granted", "customer.restricted", "customer.erased"]

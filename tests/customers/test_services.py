@@ -104,3 +104,46 @@ def test_invalid_history_entry_is_refused(db, create_customer):
 def test_unknown_customer_id_is_not_found(db, bad_id):
     with pytest.raises(services.CustomerNotFound):
         services.get_customer(bad_id)
+
+
+def test_erasure_destroys_the_key_so_even_a_backup_cannot_be_read(db, create_customer):
+    import sqlalchemy as sa
+
+    from consentmgr.crypto import DecryptionError
+    from consentmgr.customers.models import Customer, HistoryEntry
+
+    customer = create_customer(name="Erase Me")
+    services.add_history(customer, {
+        "occurred_at": "2026-01-01T09:00:00+00:00", "channel": "web", "kind": "purchase",
+        "data_category": "orders", "summary": "Order",
+    }, actor=TEST_ACTOR)
+    customer_id = customer.id
+    db.session.commit()
+    # A "backup": the raw ciphertext as it was before erasure.
+    backup = db.session.scalar(sa.select(Customer._name).where(Customer.id == customer_id))
+
+    assert services.erase_customer(customer, actor=TEST_ACTOR) == 1
+    db.session.commit()
+    db.session.expunge_all()
+
+    erased = services.get_customer(customer_id)
+    assert erased.status == "erased" and erased.name is None and erased.email_index is None
+    assert db.session.scalar(sa.select(HistoryEntry._summary)) is None
+    # Restore the old ciphertext as if from a backup: the key is gone.
+    db.session.execute(sa.update(Customer).where(Customer.id == customer_id).values(_name=backup))
+    db.session.commit()
+    db.session.expunge_all()
+    with pytest.raises(DecryptionError, match="destroyed"):
+        services.get_customer(customer_id).name
+
+
+def test_restriction_is_audited_and_can_be_lifted(db, create_customer):
+    from consentmgr.audit.models import AuditEntry
+
+    customer = create_customer()
+    services.restrict_processing(customer, actor=TEST_ACTOR)
+    services.lift_restriction(customer, actor=TEST_ACTOR)
+    db.session.commit()
+    actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.sequence)]
+    assert actions[-2:] == ["customer.restricted", "customer.unrestricted"]
+    assert customer.status == "active"
