@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Mapping
 
 from consentmgr.crypto import KeyConfigError, KeyRing, generate_keyring, parse_keyring
+from consentmgr.crypto.signing import PrivateKey, generate_private_key_text, load_private_key
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class Settings:
     master_keys: KeyRing = field(repr=False)
     blind_index_keys: KeyRing = field(repr=False)
     secret_key: str = field(repr=False)
+    # Ed25519 keys kept outside the database: the audit key signs checkpoints
+    # of the audit chain, the receipt key signs consent receipts.
+    audit_signing_key: PrivateKey = field(repr=False)
+    receipt_signing_key: PrivateKey = field(repr=False)
     base_url: str
     ratelimit_storage_url: str
     policies_dir: Path
@@ -119,31 +124,69 @@ def _keyring(environ: Mapping[str, str], name: str) -> KeyRing | None:
         raise ConfigError(str(exc)) from None
 
 
-def _dev_secrets(instance_path: Path) -> tuple[dict[str, str], bool]:
-    """Load or create development keys under ``instance/``; True if created."""
+def _private_key(environ: Mapping[str, str], name: str) -> PrivateKey | None:
+    text = environ.get(name)
+    if not text and environ.get(f"{name}_FILE"):
+        text = _read_secret_file(f"{name}_FILE", environ[f"{name}_FILE"])
+        name = f"{name}_FILE"
+    if not text:
+        return None
+    try:
+        return load_private_key(text, source=name)
+    except KeyConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+# Every development secret and how to make it. A file written by an older
+# version lacks the newer entries; they are added without touching the others.
+DEV_SECRET_GENERATORS = {
+    "master_keys": lambda: generate_keyring("dev1").serialise(),
+    "blind_index_keys": lambda: generate_keyring("dev1").serialise(),
+    "secret_key": lambda: secrets.token_urlsafe(48),
+    "audit_signing_key": generate_private_key_text,
+    "receipt_signing_key": generate_private_key_text,
+}
+
+
+def _dev_secrets(instance_path: Path) -> tuple[dict[str, str], list[str]]:
+    """Load development keys from ``instance/``, generating missing ones.
+
+    Returns the secrets and the names of those generated now (empty when the
+    file was complete).
+    """
     path = instance_path / DEV_SECRETS_FILE
     if path.exists():
-        return json.loads(path.read_text()), False
+        data = json.loads(path.read_text())
+        missing = [name for name in DEV_SECRET_GENERATORS if not data.get(name)]
+        if not missing:
+            return data, []
+        for name in missing:
+            data[name] = DEV_SECRET_GENERATORS[name]()
+        # Write a complete new file, then swap it in: never a half-written key file.
+        tmp = path.with_name(f".{DEV_SECRETS_FILE}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2)
+        os.replace(tmp, path)
+        return data, missing
     instance_path.mkdir(parents=True, exist_ok=True)
-    data = {
-        "master_keys": generate_keyring("dev1").serialise(),
-        "blind_index_keys": generate_keyring("dev1").serialise(),
-        "secret_key": secrets.token_urlsafe(48),
-    }
+    data = {name: generate() for name, generate in DEV_SECRET_GENERATORS.items()}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2)
-    return data, True
+    return data, list(data)
 
 
 DEV_WARNING = """
 ************************************************************************
 * WARNING: development keys were generated in {path}
+* (generated now: {generated})
 * They protect every personal field in this database. Losing them makes
 * the data unreadable; sharing them exposes it. Never use them in
 * production: set CONSENTMGR_ENV=production and provide
 * CONSENTMGR_MASTER_KEYS, CONSENTMGR_BLIND_INDEX_KEYS and
-* CONSENTMGR_SECRET_KEY (see README, "Key management").
+* CONSENTMGR_SECRET_KEY, CONSENTMGR_AUDIT_SIGNING_KEY and
+* CONSENTMGR_RECEIPT_SIGNING_KEY (see README, "Key management").
 ************************************************************************
 """
 
@@ -162,6 +205,8 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         secret_key = _read_secret_file(
             f"{PREFIX}SECRET_KEY_FILE", environ[f"{PREFIX}SECRET_KEY_FILE"]
         )
+    audit_signing_key = _private_key(environ, f"{PREFIX}AUDIT_SIGNING_KEY")
+    receipt_signing_key = _private_key(environ, f"{PREFIX}RECEIPT_SIGNING_KEY")
 
     generated = False
     if env == "production":
@@ -172,17 +217,33 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         ):
             if not value:
                 raise ConfigError(f"{name} must be set when CONSENTMGR_ENV=production")
+        for name, value in (
+            ("CONSENTMGR_AUDIT_SIGNING_KEY (or CONSENTMGR_AUDIT_SIGNING_KEY_FILE)", audit_signing_key),
+            ("CONSENTMGR_RECEIPT_SIGNING_KEY (or CONSENTMGR_RECEIPT_SIGNING_KEY_FILE)",
+             receipt_signing_key),
+        ):
+            if not value:
+                raise ConfigError(
+                    f"{name} must be set when CONSENTMGR_ENV=production: the base64 of a 32-byte "
+                    "Ed25519 private key, kept outside the database; make one with: python3 -c "
+                    "'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
+                )
         if len(secret_key or "") < 32:
             raise ConfigError("CONSENTMGR_SECRET_KEY must be at least 32 characters in production")
-    elif not (master_keys and blind_index_keys and secret_key):
-        dev, generated = _dev_secrets(instance_path)
+    elif not (master_keys and blind_index_keys and secret_key
+              and audit_signing_key and receipt_signing_key):
+        dev, generated_names = _dev_secrets(instance_path)
+        generated = bool(generated_names)
         master_keys = master_keys or parse_keyring(dev["master_keys"], source=DEV_SECRETS_FILE)
         blind_index_keys = blind_index_keys or parse_keyring(
             dev["blind_index_keys"], source=DEV_SECRETS_FILE
         )
         secret_key = secret_key or dev["secret_key"]
+        audit_signing_key = audit_signing_key or _dev_private_key(dev, "audit_signing_key")
+        receipt_signing_key = receipt_signing_key or _dev_private_key(dev, "receipt_signing_key")
         if generated:
-            print(DEV_WARNING.format(path=instance_path / DEV_SECRETS_FILE), file=sys.stderr)
+            print(DEV_WARNING.format(path=instance_path / DEV_SECRETS_FILE,
+                                     generated=", ".join(generated_names)), file=sys.stderr)
         log.warning("using development keys from %s", instance_path / DEV_SECRETS_FILE)
 
     database_url = environ.get(f"{PREFIX}DATABASE_URL") or (
@@ -210,12 +271,21 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         master_keys=master_keys,
         blind_index_keys=blind_index_keys,
         secret_key=secret_key,
+        audit_signing_key=audit_signing_key,
+        receipt_signing_key=receipt_signing_key,
         base_url=(environ.get(f"{PREFIX}BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         ratelimit_storage_url=environ.get(f"{PREFIX}RATELIMIT_STORAGE_URL") or "memory://",
         policies_dir=Path(environ.get(f"{PREFIX}POLICIES_DIR") or PROJECT_ROOT / "policies"),
         smtp=smtp,
         generated_dev_secrets=generated,
     )
+
+
+def _dev_private_key(dev: Mapping[str, str], name: str) -> PrivateKey:
+    try:
+        return load_private_key(dev[name], source=f"{DEV_SECRETS_FILE} {name}")
+    except KeyConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _normalise_database_url(url: str) -> str:

@@ -18,6 +18,8 @@ def production(**overrides):
         "CONSENTMGR_MASTER_KEYS": KEYS,
         "CONSENTMGR_BLIND_INDEX_KEYS": KEYS,
         "CONSENTMGR_SECRET_KEY": "s" * 40,
+        "CONSENTMGR_AUDIT_SIGNING_KEY": base64.b64encode(b"a" * 32).decode(),
+        "CONSENTMGR_RECEIPT_SIGNING_KEY": base64.b64encode(b"r" * 32).decode(),
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}
@@ -71,3 +73,56 @@ def test_postgres_urls_use_psycopg_3(tmp_path):
 def test_bad_boolean_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="CONSENTMGR_SMTP_STARTTLS must be true or false"):
         load_settings(production(CONSENTMGR_SMTP_STARTTLS="maybe"), tmp_path)
+
+
+@pytest.mark.parametrize("missing", ["CONSENTMGR_AUDIT_SIGNING_KEY", "CONSENTMGR_RECEIPT_SIGNING_KEY"])
+def test_production_without_a_signing_key_fails_naming_it_and_how_to_make_one(tmp_path, missing):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(production(**{missing: None}), tmp_path)
+    message = str(caught.value)
+    assert missing in message and "production" in message and "os.urandom(32)" in message
+
+
+def test_production_reads_the_audit_signing_key_from_a_mounted_file(tmp_path):
+    from consentmgr.crypto.signing import key_id, load_private_key
+
+    key_file = tmp_path / "audit-key"
+    key_file.write_text(base64.b64encode(b"f" * 32).decode() + "\n")
+    settings = load_settings(production(CONSENTMGR_AUDIT_SIGNING_KEY=None,
+                                        CONSENTMGR_AUDIT_SIGNING_KEY_FILE=str(key_file)), tmp_path)
+    assert key_id(settings.audit_signing_key) == key_id(load_private_key(b"f" * 32, source="t"))
+
+
+def test_malformed_signing_key_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="CONSENTMGR_RECEIPT_SIGNING_KEY: an Ed25519 private key is 32 bytes"):
+        load_settings(production(CONSENTMGR_RECEIPT_SIGNING_KEY=base64.b64encode(b"x").decode()), tmp_path)
+
+
+def test_settings_repr_never_shows_signing_keys(tmp_path):
+    settings = load_settings(production(), tmp_path)
+    assert "signing_key" not in repr(settings)
+    assert base64.b64encode(b"a" * 32).decode() not in repr(settings)
+
+
+def test_development_adds_missing_signing_keys_to_an_existing_secrets_file(tmp_path, capsys):
+    import json
+
+    from consentmgr.config import DEV_SECRET_GENERATORS
+    from consentmgr.crypto.signing import key_id
+
+    older = {name: DEV_SECRET_GENERATORS[name]() for name in ("master_keys", "blind_index_keys", "secret_key")}
+    path = tmp_path / "dev-secrets.json"
+    path.write_text(json.dumps(older))
+    path.chmod(0o600)
+    settings = load_settings({"CONSENTMGR_INSTANCE_PATH": str(tmp_path)}, tmp_path)
+    warning = capsys.readouterr().err
+    assert "WARNING: development keys were generated" in warning
+    assert "audit_signing_key, receipt_signing_key" in warning
+    stored = json.loads(path.read_text())
+    assert {k: stored[k] for k in older} == older  # existing keys untouched: data stays readable
+    assert settings.master_keys.serialise() == older["master_keys"]
+    assert path.stat().st_mode & 0o077 == 0
+    again = load_settings({"CONSENTMGR_INSTANCE_PATH": str(tmp_path)}, tmp_path)
+    assert "WARNING" not in capsys.readouterr().err and not again.generated_dev_secrets
+    assert key_id(again.audit_signing_key) == key_id(settings.audit_signing_key)
+    assert key_id(again.receipt_signing_key) != key_id(settings.audit_signing_key)
