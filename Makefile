@@ -24,6 +24,7 @@ setup: $(VENV)/.installed
 
 db: setup
 	$(FLASK) db upgrade
+	$(FLASK) policies publish
 	$(FLASK) demo load
 
 run: db

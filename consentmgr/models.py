@@ -5,3 +5,6 @@ from consentmgr.keys.models import DataKey  # noqa: F401
 from consentmgr.policies.models import PolicyPurpose, PolicyVersion  # noqa: F401
 from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead  # noqa: F401
 from consentmgr.consent.models import ConsentEvent, ConsentState  # noqa: F401
+from consentmgr.apiclients.models import ApiClient, ExternalRef, IdempotencyRecord  # noqa: F401
+from consentmgr.staff.models import PasswordToken, StaffUser  # noqa: F401
+from consentmgr.customers.signin import PortalSignInToken  # noqa: F401

@@ -7,14 +7,18 @@ from flask import Flask
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to ``app``."""
+    from consentmgr.cli.api_clients import api_clients
     from consentmgr.cli.audit import audit
     from consentmgr.cli.consent import consent
     from consentmgr.cli.demo import demo
     from consentmgr.cli.keys import keys
     from consentmgr.cli.policies import policies
+    from consentmgr.cli.staff import staff
 
     app.cli.add_command(audit)
     app.cli.add_command(consent)
     app.cli.add_command(demo)
     app.cli.add_command(keys)
     app.cli.add_command(policies)
+    app.cli.add_command(api_clients)
+    app.cli.add_command(staff)

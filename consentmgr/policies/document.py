@@ -63,6 +63,7 @@ LEGAL_BASES = ("consent", "contract", "legal-obligation", "legitimate-interest")
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # Version labels appear in URLs (/privacy/<version>).
+_RESERVED_LABELS = {"versions", "compare"}
 _VERSION_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -573,6 +574,9 @@ def _parse(path: Path, check: _Checker) -> PolicyDocument | None:
     version = check.text(data, "version", "")
     if version is not None and not _VERSION_LABEL.match(version):
         check.problem("version", f"{version!r} may contain only letters, digits, '.', '_' and '-'")
+    elif version in _RESERVED_LABELS:
+        # /privacy/versions and /privacy/compare are pages of their own.
+        check.problem("version", f"{version!r} is reserved; choose another label")
     effective_date = check.iso_date(data, "effective_date", "")
     summary = check.text(data, "summary", "")
     controller = _parse_controller(data, check)

@@ -565,3 +565,14 @@ def test_two_versions_cannot_take_effect_on_the_same_day(tmp_path):
 def test_directory_without_policy_files_is_rejected(tmp_path):
     with pytest.raises(PolicyValidationError, match="no policy files"):
         load_policy_dir(tmp_path)
+
+
+def test_version_labels_that_are_page_names_are_reserved(tmp_path):
+    from consentmgr.policies.document import PolicyValidationError, parse_policy_file
+
+    shipped = (Path(__file__).resolve().parents[2] / "policies" / "2025-01.md").read_text()
+    path = tmp_path / "compare.md"
+    path.write_text(shipped.replace('version: "2025-01"', 'version: "compare"', 1))
+    with pytest.raises(PolicyValidationError) as caught:
+        parse_policy_file(path)
+    assert any("version: 'compare' is reserved" in p for p in caught.value.problems)

@@ -1,11 +1,158 @@
-"""Public views."""
+"""Public views: the home page and the published privacy policy (no login)."""
 
-from flask import render_template
+from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from flask import jsonify, redirect, render_template, request, url_for
+
+from consentmgr.policies.render import render_markdown
+from consentmgr.policies.services import (
+    PolicyNotFound,
+    VersionInfo,
+    compare_versions,
+    current_version,
+    describe_version,
+    get_version,
+    previous_version,
+    upcoming_version,
+    version_history,
+)
+from consentmgr.web.errors import render_error
 from consentmgr.web.public import bp
+
+_JSON_ENDPOINTS = {"public.privacy_json", "public.policy_version_json", "public.gpc"}
+_MAX_LABEL = 64  # the column's length; longer is never a published version
 
 
 @bp.get("/")
 def home():
     """The landing page: where customers, staff and readers of the policy go."""
     return render_template("public/home.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    """The policy in effect today, with a notice when a new version is coming."""
+    info = describe_version(current_version())
+    return _render_policy(info, upcoming=upcoming_version())
+
+
+@bp.get("/privacy/<version>")
+def policy_version(version: str):
+    """One published version, whatever its status."""
+    return _render_policy(describe_version(get_version(version)))
+
+
+@bp.get("/privacy/versions")
+def policy_versions():
+    """Every published version with its dates, status and summary of changes."""
+    return render_template("public/policy_versions.html", history=version_history())
+
+
+@bp.get("/privacy/compare")
+def policy_compare():
+    """What changed between two versions (``?from=<label>&to=<label>``)."""
+    old, new = request.args.get("from"), request.args.get("to")
+    if old is None and new is None:
+        # Without a choice, show what changed most recently: a shareable URL.
+        current = current_version()
+        previous = previous_version(current)
+        if previous is None:
+            return render_error(
+                400, "Nothing to compare", "Only one version of the privacy policy is published."
+            )
+        return redirect(
+            url_for("public.policy_compare", **{"from": previous.version, "to": current.version})
+        )
+    if not _plausible_label(old) or not _plausible_label(new):
+        return render_error(
+            400, "Choose two versions", "Choose two published versions of the policy to compare."
+        )
+    return render_template(
+        "public/policy_compare.html",
+        comparison=compare_versions(old, new),
+        history=version_history(),
+    )
+
+
+@bp.get("/privacy.json")
+def privacy_json():
+    """The policy in effect today, as data."""
+    return jsonify(_policy_data(describe_version(current_version())))
+
+
+@bp.get("/privacy/<version>.json")
+def policy_version_json(version: str):
+    """One published version, as data."""
+    return jsonify(_policy_data(describe_version(get_version(version))))
+
+
+@bp.get("/.well-known/gpc.json")
+def gpc():
+    """Global Privacy Control support resource: this site honours the GPC signal."""
+    # lastUpdate: when the policy that says how we honour GPC last changed.
+    return jsonify({"gpc": True, "lastUpdate": current_version().effective_date.isoformat()})
+
+
+@bp.errorhandler(PolicyNotFound)
+def policy_not_found(exc: PolicyNotFound):
+    """An unknown version: the 404 page, or problem+json for the data endpoints."""
+    if request.endpoint in _JSON_ENDPOINTS:
+        response = jsonify(
+            {"type": "about:blank", "title": exc.title, "status": exc.status, "detail": str(exc)}
+        )
+        response.status_code = exc.status
+        response.mimetype = "application/problem+json"
+        return response
+    return render_error(404, message=str(exc))
+
+
+def _plausible_label(label: str | None) -> bool:
+    return bool(label) and len(label) <= _MAX_LABEL
+
+
+def _render_policy(info: VersionInfo, *, upcoming=None):
+    return render_template(
+        "public/policy.html",
+        info=info,
+        upcoming=upcoming,
+        body=render_markdown(info.document.body),
+        current_page=request.endpoint == "public.privacy",
+    )
+
+
+def _policy_data(info: VersionInfo) -> dict[str, Any]:
+    """The stored document exactly as published, plus where it stands in time."""
+    version = info.version
+    return {
+        **version.document,
+        "status": info.status,
+        "effective_until": _iso(info.effective_until),
+        "previous_version": info.previous.version if info.previous else None,
+        "next_version": info.following.version if info.following else None,
+        "published_at": _utc(version.published_at).isoformat(),
+        "source": version.source,
+        "purpose_changes": [
+            {
+                "slug": p.slug,
+                "change_kind": p.change_kind.value,
+                "changed_fields": list(p.changed_fields),
+            }
+            for p in version.purposes
+        ],
+        "links": {
+            "html": url_for("public.policy_version", version=version.version, _external=True),
+            "versions": url_for("public.policy_versions", _external=True),
+        },
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back without a zone; they were written in UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
