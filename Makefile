@@ -31,6 +31,11 @@ run: db
 	@echo
 	@echo "  consentmgr is starting on http://$(HOST):$(PORT)/"
 	@echo "    home page:       http://$(HOST):$(PORT)/"
+	@echo "    staff screens:   http://$(HOST):$(PORT)/staff/  (demo logins, one per role:)"
+	@echo "      agent  agent@northwind.example  password: demo-agent-password"
+	@echo "      dpo    dpo@northwind.example    password: demo-dpo-password"
+	@echo "      admin  admin@northwind.example  password: demo-admin-password"
+	@echo "      6-digit code: $(FLASK) staff totp-code --email agent@northwind.example"
 	@echo
 	$(FLASK) run --host $(HOST) --port $(PORT)
 

@@ -34,3 +34,22 @@ def load(count: int) -> None:
     db.session.commit()
     click.echo(f"Demo customers: {created} created, {count - created} already present.")
     click.echo(f"For example: {next(demo_customers(1))['email']}")
+    _load_demo_staff(actor)
+
+
+def _load_demo_staff(actor) -> None:
+    """Demo staff logins, one per role (never in production: their passwords are public)."""
+    from flask import current_app
+
+    from consentmgr.staff.demo import load_demo_staff
+
+    if current_app.extensions["consentmgr"].settings.production:
+        click.echo("Demo staff accounts are not created in production.")
+        return
+    logins = load_demo_staff(actor=actor)
+    db.session.commit()
+    click.echo(f"Demo staff: {sum(created for _, created in logins)} created, "
+               f"{sum(not created for _, created in logins)} already present. Sign in at /staff/ as:")
+    for login, _ in logins:
+        click.echo(f"  {login.role.value:<5}  {login.email:<26}  password: {login.password}")
+    click.echo("  then the 6-digit code from: flask --app wsgi staff totp-code --email <email>")

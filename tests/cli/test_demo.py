@@ -23,7 +23,8 @@ def test_keys_status_counts_data_keys_per_master_key(runner, db):
     runner.invoke(args=["demo", "load", "--count", "3"])
     result = runner.invoke(args=["keys", "status"])
     assert result.exit_code == 0, result.output
-    assert "test1 (current): 3 data keys" in result.output
+    # 3 customers and the 3 demo staff accounts (each encrypted under its own key).
+    assert "test1 (current): 6 data keys" in result.output
     assert "Destroyed (erased customers): 0" in result.output
 
 
@@ -44,7 +45,8 @@ def test_rotate_master_rewraps_every_key_and_data_stays_readable(app, runner, db
         assert {k.master_key_id for k in db.session.query(DataKey)} == {"test2"}
         db.session.remove()
     assert result.exit_code == 0, result.output
-    assert "re-wrapped 2/3" in result.output and "re-wrapped 3/3" in result.output
+    # 3 customers' keys and the 3 demo staff accounts' keys.
+    assert "re-wrapped 2/6" in result.output and "re-wrapped 6/6" in result.output
     # Only the new key is needed now.
     only_new = create_app(base_config(app.config["SQLALCHEMY_DATABASE_URI"], str(tmp_path),
                                       CONSENTMGR_MASTER_KEYS=new_key))

@@ -1,0 +1,53 @@
+"""Who may do what on the staff screens: the role matrix, in one place.
+
+=========================================  =====  ===  =====
+permission                                 agent  dpo  admin
+=========================================  =====  ===  =====
+sign in, sign out, staff home                yes  yes    yes
+``customers``: find, view (masked),          yes  yes     no
+reveal a field with a reason, record
+consent on the customer's behalf
+``audit``: browse and export the audit        no  yes     no
+trail, see the chain's verification
+``administer``: staff accounts (create,       no   no    yes
+roles, deactivate, password links) and
+API clients
+=========================================  =====  ===  =====
+
+Administrators do **not** see customer records. Their job is accounts and
+integrations; data protection by design and by default (GDPR Art. 25(2))
+means no role gets access to personal data it does not need, and separating
+"who grants access" from "who uses it" keeps an administrator from quietly
+giving themselves a customer's data (they would have to create a second,
+audited account). The DPO sees records because handling data-subject
+requests and investigating complaints needs them (Arts. 38-39).
+"""
+
+from __future__ import annotations
+
+import enum
+
+from consentmgr.staff.models import StaffRole
+
+
+class Permission(enum.StrEnum):
+    """A group of staff screens that share one access rule."""
+
+    CUSTOMERS = "customers"
+    AUDIT = "audit"
+    ADMINISTER = "administer"
+
+
+ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
+    StaffRole.AGENT: frozenset({Permission.CUSTOMERS}),
+    StaffRole.DPO: frozenset({Permission.CUSTOMERS, Permission.AUDIT}),
+    StaffRole.ADMIN: frozenset({Permission.ADMINISTER}),
+}
+
+
+def can(role: StaffRole | str | None, permission: Permission | str) -> bool:
+    """True if staff with ``role`` hold ``permission``; unknown roles hold none."""
+    try:
+        return Permission(permission) in ROLE_PERMISSIONS.get(StaffRole(role), frozenset())
+    except ValueError:
+        return False

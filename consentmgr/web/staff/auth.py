@@ -1,0 +1,200 @@
+"""Staff sessions: who is signed in, idle timeout, the role check, response headers.
+
+The session (Flask's signed cookie) holds the staff id, role and the time
+of the last request — never an email or name. Each request re-reads the
+account, so a deactivation or a role change takes effect at the next click.
+After :data:`STAFF_IDLE_MINUTES` without a request the session ends.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import current_app, flash, g, redirect, request, session, url_for
+
+from consentmgr.actors import Actor
+from consentmgr.audit import actions
+from consentmgr.audit import services as audit
+from consentmgr.errors import DomainError
+from consentmgr.extensions import db
+from consentmgr.staff import services
+from consentmgr.staff.models import StaffRole, StaffUser
+from consentmgr.staff.permissions import Permission, can
+from consentmgr.web.errors import render_error
+from consentmgr.web.staff import bp
+
+DEFAULT_IDLE_MINUTES = 15
+PENDING_SECONDS = 5 * 60  # between the password step and the code step
+
+# Session keys (all prefixed: the portal shares the cookie).
+STAFF_ID = "staff_id"
+STAFF_ROLE = "staff_role"
+STAFF_SEEN = "staff_seen"
+PENDING_ID = "staff_pending_id"
+PENDING_AT = "staff_pending_at"
+NEXT = "staff_next"
+_STAFF_KEYS = (STAFF_ID, STAFF_ROLE, STAFF_SEEN, PENDING_ID, PENDING_AT, NEXT)
+
+ROLE_LABELS = {StaffRole.AGENT: "Agent", StaffRole.DPO: "Data protection officer",
+               StaffRole.ADMIN: "Administrator"}
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class SignedInStaff:
+    """The staff member behind this request, as plain values safe to use after a commit."""
+
+    id: str
+    role: StaffRole
+    display_name: str
+    actor: Actor
+
+    @property
+    def role_label(self) -> str:
+        """The role as people say it."""
+        return ROLE_LABELS[self.role]
+
+
+def now() -> int:
+    """Seconds since the epoch (one place, so tests can move the clock)."""
+    return int(time.time())
+
+
+def idle_seconds() -> int:
+    """How long a session may sit unused (``STAFF_IDLE_MINUTES``, default 15)."""
+    return int(current_app.config.get("STAFF_IDLE_MINUTES", DEFAULT_IDLE_MINUTES)) * 60
+
+
+def request_info() -> dict[str, str | None]:
+    """Request id and client address for audit entries (the address is stored hashed)."""
+    return {"client_address": request.remote_addr, "request_id": g.get("request_id")}
+
+
+def clear_staff_session() -> None:
+    """Forget the staff sign-in, leaving anything else in the session alone."""
+    for key in _STAFF_KEYS:
+        session.pop(key, None)
+
+
+def start_session(user: StaffUser) -> str:
+    """Begin a fresh signed-in session for ``user``; returns where to go next.
+
+    The whole session is cleared first, so nothing set before the sign-in
+    (by anyone who could plant a cookie) survives it: no session fixation.
+    """
+    target = session.get(NEXT)
+    session.clear()
+    session[STAFF_ID] = str(user.id)
+    session[STAFF_ROLE] = StaffRole(user.role).value
+    session[STAFF_SEEN] = now()
+    return target if _safe_next(target) else url_for("staff.home")
+
+
+def start_pending(user: StaffUser) -> None:
+    """Remember that ``user`` passed the password step (the code step comes next)."""
+    target = session.get(NEXT)
+    session.clear()
+    session[PENDING_ID] = str(user.id)
+    session[PENDING_AT] = now()
+    if _safe_next(target):
+        session[NEXT] = target
+
+
+def pending_user() -> StaffUser | None:
+    """The account that passed the password step in the last few minutes, if any."""
+    staff_id, since = session.get(PENDING_ID), session.get(PENDING_AT, 0)
+    if not staff_id or now() - int(since) > PENDING_SECONDS:
+        return None
+    return services.get_active_staff(staff_id)
+
+
+def _safe_next(target: Any) -> bool:
+    # Only our own staff pages: never an open redirect.
+    return (isinstance(target, str) and target.startswith("/staff/")
+            and not target.startswith("//") and "\\" not in target)
+
+
+@bp.before_request
+def load_signed_in_staff() -> None:
+    """Identify the staff member, end idle sessions, and give the request an id."""
+    supplied = request.headers.get("X-Request-Id", "")
+    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    g.staff = None
+    g.sign_in_failed = False
+    staff_id = session.get(STAFF_ID)
+    if not staff_id:
+        return
+    user = services.get_active_staff(staff_id)
+    if user is None:  # deactivated (or removed) since the last request
+        clear_staff_session()
+        return
+    if now() - int(session.get(STAFF_SEEN, 0)) > idle_seconds():
+        services.sign_out(user, reason="idle", **request_info())
+        db.session.commit()
+        clear_staff_session()
+        flash(f"You were signed out after {idle_seconds() // 60} minutes without activity.",
+              "info")
+        return
+    session[STAFF_SEEN] = now()
+    session[STAFF_ROLE] = StaffRole(user.role).value
+    g.staff = SignedInStaff(id=str(user.id), role=StaffRole(user.role),
+                            display_name=user.display_name or "", actor=services.staff_actor(user))
+
+
+@bp.after_request
+def no_store(response):
+    """Staff pages carry personal data or sign-in secrets: never cache or leak them."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.app_template_global("staff_can")
+def staff_can(permission: str) -> bool:
+    """In templates: may the signed-in staff member use ``permission``?"""
+    staff = g.get("staff")
+    return staff is not None and can(staff.role, permission)
+
+
+def requires(permission: Permission | None = None) -> Callable:
+    """Decorator: a signed-in staff member (holding ``permission``, if given).
+
+    Visitors who are not signed in as staff — including customers signed in
+    to the portal and staff between password and code — go to the sign-in
+    page (and come back after it, for a GET); staff without the permission
+    get 403, recorded as ``staff.access-denied``.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any):
+            staff: SignedInStaff | None = g.get("staff")
+            if staff is None:
+                if request.method == "GET":
+                    session[NEXT] = request.full_path.rstrip("?")
+                return redirect(url_for("staff.sign_in"))
+            if permission is not None and not can(staff.role, permission):
+                audit.record(services.STAFF_ACCESS_DENIED, actor=staff.actor, outcome=actions.DENIED,
+                             details={"screen": request.endpoint or "unknown"}, **request_info())
+                db.session.commit()
+                return render_error(403)
+            return view(*args, **kwargs)
+
+        wrapped.staff_permission = permission  # for the authorization tests
+        return wrapped
+
+    return decorator
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    """A domain refusal on a staff screen: its own message, nothing half-done."""
+    db.session.rollback()
+    return render_error(exc.status, exc.title, str(exc))
