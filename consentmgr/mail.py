@@ -31,7 +31,9 @@ def send_mail(to: str, subject: str, body: str) -> None:
     message["Subject"] = subject
     message.set_content(body)
     if smtp.host is None:
-        print(f"\n----- mail (CONSENTMGR_SMTP_HOST unset) -----\n{message}\n"
+        # Decoded body, not the wire form: quoted-printable would break long links.
+        print(f"\n----- mail (CONSENTMGR_SMTP_HOST unset) -----\n"
+              f"From: {message['From']}\nTo: {to}\nSubject: {subject}\n\n{message.get_content()}"
               "----- end of mail -----\n", file=sys.stdout, flush=True)
         return
     try:

@@ -66,3 +66,11 @@ def test_without_smtp_the_message_is_printed_not_logged(tmp_path, capsys, caplog
         send_mail("ada@example.org", "Your link", "https://example.org/x")
     assert "https://example.org/x" in capsys.readouterr().out
     assert "ada@example.org" not in caplog.text
+
+
+def test_console_mail_keeps_long_links_on_one_line(tmp_path, capsys):
+    app = create_app(base_config(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path)))
+    link = "http://127.0.0.1:5000/portal/sign-in/" + "x" * 120
+    with app.app_context():
+        send_mail("ada@example.org", "Your link", f"Open {link}\n")
+    assert link in capsys.readouterr().out

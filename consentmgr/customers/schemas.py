@@ -53,7 +53,8 @@ class CustomerDetailsSchema(Schema):
         unknown = RAISE
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=validate.Length(
+        min=1, max=200, error="Enter a name of at most {max} characters."))
     phone = fields.String(allow_none=True, validate=[validate.Length(max=24), _PHONE])
     postal_address = fields.String(allow_none=True, validate=validate.Length(max=500))
     date_of_birth = fields.Date(allow_none=True)

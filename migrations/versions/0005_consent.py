@@ -74,10 +74,27 @@ def upgrade_():
             BEFORE UPDATE OR DELETE ON consent_events
             FOR EACH ROW EXECUTE FUNCTION consent_events_append_only()
         """)
+    # Portal sign-in links: only the SHA-256 of each token is stored.
+    op.create_table('portal_sign_in_tokens',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('customer_id', sa.Uuid(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_portal_sign_in_tokens_customer_id_customers'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_portal_sign_in_tokens')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_portal_sign_in_tokens_token_hash'))
+    )
+    with op.batch_alter_table('portal_sign_in_tokens', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_portal_sign_in_tokens_customer_id'), ['customer_id'], unique=False)
     # ### end Alembic commands ###
 
 
 def downgrade_():
+    with op.batch_alter_table('portal_sign_in_tokens', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_portal_sign_in_tokens_customer_id'))
+    op.drop_table('portal_sign_in_tokens')
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS consent_events_append_only ON consent_events")
         op.execute("DROP FUNCTION IF EXISTS consent_events_append_only()")

@@ -59,6 +59,9 @@ def live_server_config(tmp_path_factory, smtp_inbox) -> dict[str, Any]:
         # Mail (portal sign-in links) goes to a real SMTP server on loopback.
         CONSENTMGR_SMTP_HOST="127.0.0.1",
         CONSENTMGR_SMTP_PORT=str(smtp_inbox.port),
+        # Every browser test signs in from 127.0.0.1: one client address for
+        # the whole session. The limits themselves are tested in tests/portal.
+        PORTAL_SIGN_IN_LIMIT_PER_CLIENT="1000 per hour",
     )
 
 

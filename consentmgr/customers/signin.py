@@ -1,0 +1,259 @@
+"""Passwordless sign-in to the privacy portal: single-use links sent by email.
+
+A link carries a random token; the database keeps only its SHA-256, so a
+copy of the database (or a backup) cannot be turned into working links. A
+link works once, for :data:`LINK_LIFETIME`. Asking for a link never reveals
+whether an address belongs to a customer: the answer, and what is logged,
+are the same either way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from consentmgr.actors import Actor
+from consentmgr.audit import actions as audit_actions
+from consentmgr.audit import services as audit
+from consentmgr.crypto import BlindIndexer, normalise_email
+from consentmgr.customers.models import Customer, CustomerStatus
+from consentmgr.customers.services import find_by_email
+from consentmgr.errors import DomainError
+from consentmgr.extensions import db
+from consentmgr.keys.models import utcnow
+from consentmgr.mail import MailError, send_mail
+
+log = logging.getLogger(__name__)
+
+LINK_LIFETIME = dt.timedelta(minutes=15)
+# Spent and expired tokens are kept a while so a late click still gets
+# "already used" or "expired" rather than "not valid"; then they go.
+KEEP_SPENT_TOKENS = dt.timedelta(days=1)
+# 192 random bits: far beyond guessing, and short enough that the link fits
+# on one line of a plain-text mail (no quoted-printable breaks in the console).
+_TOKEN_BYTES = 24
+_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+# Where the portal serves the confirmation page (consentmgr.web.portal).
+LINK_PATH = "/portal/sign-in/"
+
+
+class PortalSignInToken(db.Model):
+    """One sign-in link: the hash of its token, whose it is, and when it was used."""
+
+    __tablename__ = "portal_sign_in_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 (hex) of the token; the token itself exists only in the mailed link.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+    def __repr__(self) -> str:
+        return f"<PortalSignInToken {self.id} used={self.used_at is not None}>"
+
+
+# ------------------------------------------------------------------ errors
+
+
+class SignInLinkProblem(DomainError):
+    """A sign-in link cannot be used. ``reason`` is a short, data-free code."""
+
+    reason = "invalid"
+
+
+class SignInLinkInvalid(SignInLinkProblem):
+    """Unknown, mistyped or tampered with."""
+
+    status = 400
+    title = "This link is not valid"
+    reason = "invalid"
+
+    def __init__(self) -> None:
+        super().__init__("This sign-in link is not valid. It may have been copied incompletely. "
+                         "Request a new one.")
+
+
+class SignInLinkExpired(SignInLinkProblem):
+    """Older than :data:`LINK_LIFETIME`."""
+
+    status = 410
+    title = "This link has expired"
+    reason = "expired"
+
+    def __init__(self) -> None:
+        minutes = int(LINK_LIFETIME.total_seconds() // 60)
+        super().__init__(f"Sign-in links work for {minutes} minutes, and this one has expired. "
+                         "Request a new one.")
+
+
+class SignInLinkUsed(SignInLinkProblem):
+    """Already used to sign in once."""
+
+    status = 410
+    title = "This link was already used"
+    reason = "used"
+
+    def __init__(self) -> None:
+        super().__init__("Each sign-in link works only once, and this one was already used. "
+                         "Request a new one.")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _now(now: dt.datetime | None) -> dt.datetime:
+    return now or dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back without a zone; they were written in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def portal_actor(customer: Customer) -> Actor:
+    """The actor for a customer acting for themselves in the portal."""
+    return Actor("customer", str(customer.id))
+
+
+def rate_limit_key(email: str) -> str:
+    """A keyed hash of the normalised address, to count sign-in requests per address.
+
+    The rate-limit store (memory or Redis) must not hold addresses, and must
+    not hold the email blind index either (that would link counters to rows),
+    so the key is an HMAC under its own derived key.
+    """
+    keys = current_app.extensions["consentmgr"].settings.blind_index_keys
+    return "portal-sign-in:" + BlindIndexer(keys, "portal-sign-in-rate-limit").compute(
+        normalise_email(email or ""))
+
+
+# ------------------------------------------------------------------ services
+
+
+@dataclass(frozen=True)
+class SignInLink:
+    """A link that was mailed (returned for tests and the CLI; never shown on a page)."""
+
+    url: str
+    token: str
+    expires_at: dt.datetime
+
+
+def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignInLink | None:
+    """Mail a single-use sign-in link if ``email`` belongs to a customer who can sign in.
+
+    Returns the link, or None when no link was sent. Callers must answer the
+    same either way: whether an address is known is personal data in itself.
+    A mail failure is logged (without the address) and treated as "not sent"
+    for the same reason. Flushes; the caller commits.
+    """
+    customer = find_by_email(email)
+    if customer is None or customer.status == CustomerStatus.ERASED:
+        return None
+    moment = _now(now)
+    db.session.execute(sa.delete(PortalSignInToken).where(
+        PortalSignInToken.customer_id == customer.id,
+        PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS))
+    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    expires = moment + LINK_LIFETIME
+    db.session.add(PortalSignInToken(id=uuid.uuid4(), customer_id=customer.id,
+                                     token_hash=_hash_token(token), created_at=moment,
+                                     expires_at=expires))
+    db.session.flush()
+    settings = current_app.extensions["consentmgr"].settings
+    url = f"{settings.base_url}{LINK_PATH}{token}"
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    try:
+        send_mail(
+            customer.email,
+            "Your sign-in link for the privacy portal",
+            "Hello,\n\n"
+            "use this link to sign in to your privacy portal.\n"
+            f"It works once, for {minutes} minutes:\n\n{url}\n\n"
+            "If you did not ask for it, you can ignore this message:\n"
+            "nobody can sign in without the link.\n",
+        )
+    except MailError:
+        log.warning("a portal sign-in link could not be mailed")
+        return None
+    return SignInLink(url=url, token=token, expires_at=expires)
+
+
+def _find_usable(token: str, moment: dt.datetime) -> PortalSignInToken:
+    if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+        raise SignInLinkInvalid()
+    row = db.session.scalar(
+        sa.select(PortalSignInToken).where(PortalSignInToken.token_hash == _hash_token(token)))
+    if row is None:
+        raise SignInLinkInvalid()
+    if row.used_at is not None:
+        raise SignInLinkUsed()
+    if _aware(row.expires_at) <= moment:
+        raise SignInLinkExpired()
+    customer = db.session.get(Customer, row.customer_id)
+    if customer is None or customer.status == CustomerStatus.ERASED:
+        raise SignInLinkInvalid()
+    return row
+
+
+def check_sign_in_link(token: str, *, now: dt.datetime | None = None) -> None:
+    """Raise the :class:`SignInLinkProblem` a link has, without using it or writing anything.
+
+    The confirmation page calls this on GET, which mail scanners fetch too:
+    only the POST that follows signs in (see :func:`redeem_sign_in_link`).
+    """
+    _find_usable(token, _now(now))
+
+
+def redeem_sign_in_link(
+    token: str, *, client_address: str | None = None, now: dt.datetime | None = None
+) -> Customer:
+    """Use a link: mark it used and audit the sign-in; returns the customer.
+
+    Raises a :class:`SignInLinkProblem` for an unknown, tampered, expired or
+    used link, after flushing a ``portal.sign-in-failed`` audit entry (ids
+    and a reason code only) that the caller should commit. Marking the link
+    used is a conditional update, so two simultaneous clicks sign in once.
+    """
+    moment = _now(now)
+    try:
+        row = _find_usable(token, moment)
+        claimed = db.session.execute(
+            sa.update(PortalSignInToken)
+            .where(PortalSignInToken.id == row.id, PortalSignInToken.used_at.is_(None))
+            .values(used_at=moment)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            raise SignInLinkUsed()
+    except SignInLinkProblem as problem:
+        subject = None
+        if not isinstance(problem, SignInLinkInvalid):
+            subject = db.session.scalar(sa.select(PortalSignInToken.customer_id).where(
+                PortalSignInToken.token_hash == _hash_token(token)))
+        audit.record(audit_actions.PORTAL_SIGN_IN_FAILED, actor=Actor("anonymous", "portal"),
+                     outcome=audit_actions.FAILURE, subject_id=subject,
+                     client_address=client_address, details={"reason": problem.reason})
+        raise
+    db.session.expire(row)
+    customer = db.session.get(Customer, row.customer_id)
+    audit.record(audit_actions.PORTAL_SIGN_IN, actor=portal_actor(customer),
+                 subject_id=customer.id, client_address=client_address)
+    return customer

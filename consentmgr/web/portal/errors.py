@@ -1,0 +1,44 @@
+"""Errors on portal pages, turned into messages in one place.
+
+Services raise :class:`~consentmgr.errors.DomainError`; nothing they did is
+kept (the transaction is rolled back). "Not found" becomes the 404 page (an
+unknown purpose, another customer's receipt: never their data); any other
+refusal of a form becomes a message on the page the form came from.
+"""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_wtf.csrf import CSRFError
+
+from consentmgr.errors import DomainError, NotFound
+from consentmgr.extensions import db
+from consentmgr.web.errors import render_error
+from consentmgr.web.portal import bp
+
+# Where a refused form sends the customer back to.
+_RETURN_TO = {
+    "portal.choose": "portal.consents",
+    "portal.details": "portal.details",
+    "portal.verify_receipt": "portal.verify_receipt",
+}
+
+
+@bp.errorhandler(DomainError)
+def domain_error(exc: DomainError):
+    """A page message for a refused action; the 404 page for something not found."""
+    db.session.rollback()
+    if isinstance(exc, NotFound) or request.method != "POST":
+        return render_error(exc.status, None if isinstance(exc, NotFound) else exc.title, str(exc))
+    flash(str(exc), "error")
+    return redirect(url_for(_RETURN_TO.get(request.endpoint or "", "portal.my_data")))
+
+
+@bp.errorhandler(CSRFError)
+def csrf_error(exc: CSRFError):
+    """A form without a valid CSRF token: nothing was done; say how to recover."""
+    return render_error(
+        400, "This form could not be accepted",
+        "The form had expired or was not sent from this site, so nothing was changed. "
+        "Go back, reload the page and try again.",
+    )

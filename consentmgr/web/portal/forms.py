@@ -1,0 +1,203 @@
+"""Portal forms (Flask-WTF: CSRF token on every form).
+
+The forms render inputs and carry CSRF; the *rules* are the marshmallow
+schemas in :mod:`consentmgr.customers.schemas`, which the API and the
+services apply too. A :class:`~consentmgr.errors.ValidationFailed` from a
+service is attached back onto the inputs with :meth:`PortalForm.attach_errors`,
+so a rule is written once and every entry point gives the same message.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from marshmallow import ValidationError
+from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from consentmgr.customers.schemas import CHANNELS, LANGUAGES, CustomerDetailsSchema
+
+LANGUAGE_NAMES = {
+    "da": "Dansk (Danish)", "de": "Deutsch (German)", "en": "English", "es": "Español (Spanish)",
+    "fi": "Suomi (Finnish)", "fr": "Français (French)", "it": "Italiano (Italian)",
+    "nl": "Nederlands (Dutch)", "pl": "Polski (Polish)", "pt": "Português (Portuguese)",
+    "sv": "Svenska (Swedish)",
+}
+CHANNEL_NAMES = {"email": "Email", "sms": "Text message (SMS)", "post": "Post", "phone": "Phone"}
+
+# What a customer calls each field (success messages, error summaries).
+FIELD_LABELS = {
+    "email": "email address",
+    "name": "name",
+    "phone": "phone number",
+    "postal_address": "postal address",
+    "date_of_birth": "date of birth",
+    "preferences": "contact preferences",
+}
+
+_email_only = CustomerDetailsSchema(only=("email",))
+
+
+class PortalForm(FlaskForm):
+    """A form that can show errors found by a service or schema on its inputs."""
+
+    #: Error messages that belong to no single input.
+    form_errors_extra: list[str]
+
+    def attach_errors(self, errors: Mapping[str, list[str]]) -> None:
+        """Put ``ValidationFailed.errors`` (dotted field paths) on the matching inputs."""
+        self.form_errors_extra = []
+        for path, messages in errors.items():
+            field = self._field_for(path)
+            if field is None:
+                self.form_errors_extra.extend(messages)
+            else:
+                field.errors = [*field.errors, *messages]
+
+    def _field_for(self, path: str):
+        for part in reversed(path.split(".")):
+            if part in self._fields and part != "csrf_token":
+                return self._fields[part]
+        return None
+
+    def error_list(self) -> list[tuple[str | None, str]]:
+        """Every error as ``(input id or None, message)``, in form order, for the summary."""
+        found: list[tuple[str | None, str]] = [(None, m) for m in getattr(self, "form_errors_extra", [])]
+        for field in self:
+            if field.name == "csrf_token":
+                continue
+            target = f"{field.id}-0" if isinstance(field, SelectMultipleField) else field.id
+            found.extend((target, message) for message in field.errors)
+        return found
+
+
+class SignInForm(PortalForm):
+    """Ask for a sign-in link."""
+
+    email = StringField("Email address", render_kw={"type": "email", "autocomplete": "email",
+                                                    "spellcheck": "false"})
+
+    def validate_address(self) -> str | None:
+        """The address if it is well-formed (the customer-details rule), else None with errors set."""
+        try:
+            return _email_only.load({"email": (self.email.data or "").strip()})["email"]
+        except ValidationError as exc:
+            messages = exc.normalized_messages().get("email", ["Enter an email address."])
+            if (self.email.data or "").strip() == "":
+                messages = ["Enter the email address you use with us."]
+            self.email.errors = list(messages)
+            return None
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """A group of checkboxes; the schema, not WTForms, decides which values are valid."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class DetailsForm(PortalForm):
+    """Correct personal details and preferences (GDPR Art. 16)."""
+
+    name = StringField("Full name", render_kw={"autocomplete": "name"})
+    email = StringField("Email address", render_kw={"type": "email", "autocomplete": "email",
+                                                    "spellcheck": "false"})
+    phone = StringField("Phone number (optional)", render_kw={"type": "tel", "autocomplete": "tel"})
+    postal_address = TextAreaField("Postal address (optional)",
+                                   render_kw={"rows": 4, "autocomplete": "street-address"})
+    date_of_birth = StringField("Date of birth (optional)", render_kw={"autocomplete": "bday"})
+    channels = MultiCheckboxField("How we may contact you",
+                                  choices=[SelectChoice(c, CHANNEL_NAMES.get(c, c)) for c in CHANNELS],
+                                  validate_choice=False)
+    language = SelectField("Preferred language",
+                           choices=[SelectChoice(code, LANGUAGE_NAMES.get(code, code))
+                                    for code in LANGUAGES],
+                           validate_choice=False)
+    topics = StringField("Topics that interest you (optional)")
+
+    @classmethod
+    def for_customer(cls, customer: Any, **kwargs: Any) -> DetailsForm:
+        """The form filled with what we hold now (on GET; POST data wins otherwise)."""
+        preferences = customer.preferences or {}
+        born = customer.date_of_birth
+        return cls(
+            name=customer.name, email=customer.email, phone=customer.phone or "",
+            postal_address=customer.postal_address or "",
+            date_of_birth=born.isoformat() if born else "",
+            channels=list(preferences.get("channels", [])),
+            language=preferences.get("language", "en"),
+            topics=", ".join(preferences.get("topics", [])),
+            **kwargs,
+        )
+
+    def changes(self, customer: Any) -> dict[str, Any]:
+        """The submitted details in the shape of ``CustomerDetailsSchema`` (not yet validated).
+
+        Empty optional inputs mean "none"; browsers send CRLF in text areas,
+        stored addresses use LF. Preferences equal to what we hold (with the
+        schema's defaults) are left out, so saving an untouched form changes
+        nothing.
+        """
+        def optional(value: str | None) -> str | None:
+            value = (value or "").strip()
+            return value or None
+
+        address = optional(self.postal_address.data)
+        name = self.name.data or ""
+        changes: dict[str, Any] = {
+            # A blank name goes to the schema as typed, so it says "Enter a name."
+            "name": name.strip() or name,
+            "email": (self.email.data or "").strip(),
+            "phone": optional(self.phone.data),
+            "postal_address": address.replace("\r\n", "\n").replace("\r", "\n") if address else None,
+            "date_of_birth": optional(self.date_of_birth.data),
+        }
+        held = {"channels": [], "language": "en", "topics": [], **(customer.preferences or {})}
+        chosen = list(self.channels.data or [])
+        # Keep the order we hold, so re-saving the same choices is no change.
+        channels = [c for c in held["channels"] if c in chosen] + [
+            c for c in chosen if c not in held["channels"]]
+        preferences = {
+            "channels": channels,
+            "language": self.language.data or "",
+            "topics": [t.strip() for t in (self.topics.data or "").split(",") if t.strip()],
+        }
+        if preferences != {k: held.get(k) for k in preferences}:
+            changes["preferences"] = preferences
+        return changes
+
+
+class VerifyReceiptForm(PortalForm):
+    """Check a consent receipt: paste it, or upload the downloaded file."""
+
+    MAX_CHARACTERS = 20_000
+
+    receipt = TextAreaField("Paste a receipt", render_kw={"rows": 6, "spellcheck": "false"})
+    receipt_file = FileField("Or choose a receipt file (.jws)", render_kw={"accept": ".jws,.txt"})
+
+    def token(self) -> str | None:
+        """The receipt text from the text area or the file, or None with errors set."""
+        text = (self.receipt.data or "").strip()
+        upload = self.receipt_file.data
+        if not text and upload is not None and getattr(upload, "filename", ""):
+            raw = upload.read(self.MAX_CHARACTERS + 1)
+            try:
+                text = raw.decode("ascii").strip()
+            except UnicodeDecodeError:
+                self.receipt_file.errors = ["This file is not a receipt: a receipt is plain text."]
+                return None
+            target = self.receipt_file
+        else:
+            target = self.receipt
+        if not text:
+            self.receipt.errors = ["Paste a receipt, or choose a receipt file."]
+            return None
+        if len(text) > self.MAX_CHARACTERS:
+            target.errors = [f"A receipt is shorter than {self.MAX_CHARACTERS} characters; "
+                             "this is not one."]
+            return None
+        return text
+

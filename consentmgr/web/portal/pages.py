@@ -1,0 +1,100 @@
+"""What the portal's pages show, assembled from the services of several areas.
+
+Read-only composition, so the views stay a few lines: the customer's record,
+the policy in effect, the consent ledger and the history, joined per purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from consentmgr.consent.models import ConsentEvent, ConsentStatus
+from consentmgr.consent.services import PurposeChoice, catalogue, consent_overview, events_for
+from consentmgr.customers.models import Customer, HistoryEntry
+from consentmgr.customers.services import get_customer
+from consentmgr.policies.document import PolicyDocument, Purpose
+from consentmgr.policies.models import PolicyVersion
+from consentmgr.policies.services import document_of, get_version
+
+
+@dataclass(frozen=True)
+class PurposeRow:
+    """One purpose of the policy in effect, with where the customer stands."""
+
+    choice: PurposeChoice
+    purpose: Purpose
+
+    @property
+    def slug(self) -> str:
+        """The purpose's stable slug."""
+        return self.purpose.slug
+
+    @property
+    def status(self) -> str:
+        """The customer's status for this purpose (given, not-given, renewal-required, ...)."""
+        return self.choice.decision.status
+
+    @property
+    def renewal_required(self) -> bool:
+        """Consent was given under a notice that has since changed materially."""
+        return self.status == ConsentStatus.RENEWAL_REQUIRED
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """The policy version a page is based on, and its parsed document."""
+
+    version: PolicyVersion
+    document: PolicyDocument
+    rows: list[PurposeRow]
+
+
+def _policy_context(customer: Customer) -> PolicyContext:
+    # The ledger's catalogue decides which version is in effect; the document
+    # of that same version supplies the texts, so they always agree.
+    version = get_version(catalogue().version)
+    document = document_of(version)
+    rows = [PurposeRow(choice, purpose)
+            for choice in consent_overview(customer)
+            if (purpose := document.purpose(choice.info.slug)) is not None]
+    return PolicyContext(version=version, document=document, rows=rows)
+
+
+@dataclass(frozen=True)
+class MyData:
+    """Everything held about a customer, with the GDPR Art. 15 information per purpose."""
+
+    customer: Customer
+    history: list[HistoryEntry]
+    policy: PolicyContext
+
+
+def my_data(customer: Customer) -> MyData:
+    """The "My data" page: fields, preferences, history and every purpose."""
+    full = get_customer(customer.id, with_history=True)
+    return MyData(customer=full, history=list(full.history), policy=_policy_context(full))
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One consent event in the customer's history, with its purpose's title."""
+
+    event: ConsentEvent
+    purpose_title: str
+
+
+@dataclass(frozen=True)
+class ConsentPage:
+    """The "Consents" page: one control per purpose, and the history of choices."""
+
+    policy: PolicyContext
+    events: list[EventRow]
+
+
+def consent_page(customer: Customer) -> ConsentPage:
+    """The purposes in effect with the customer's decisions, and their events newest first."""
+    policy = _policy_context(customer)
+    titles = {row.slug: row.purpose.title for row in policy.rows}
+    events = [EventRow(event, titles.get(event.purpose, event.purpose))
+              for event in events_for(customer)]
+    return ConsentPage(policy=policy, events=events)

@@ -1,0 +1,274 @@
+"""Portal views: parse the input, call one service, commit, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import (
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from consentmgr.consent import receipts
+from consentmgr.consent.services import (
+    get_event,
+    grant_consent,
+    object_to_processing,
+    purpose_info,
+    withdraw_consent,
+)
+from consentmgr.crypto.signing import SignatureInvalid
+from consentmgr.customers.access_log import staff_accesses
+from consentmgr.customers.services import rectify_customer
+from consentmgr.customers.signin import (
+    LINK_LIFETIME,
+    SignInLinkProblem,
+    check_sign_in_link,
+    portal_actor,
+    rate_limit_key,
+    redeem_sign_in_link,
+    request_sign_in_link,
+)
+from consentmgr.errors import ValidationFailed
+from consentmgr.extensions import db, limiter
+from consentmgr.policies.services import PolicyNotFound, current_version
+from consentmgr.web.portal import bp, pages
+from consentmgr.web.portal.auth import (
+    client_evidence,
+    customer_required,
+    end_session,
+    load_signed_in_customer,
+    start_session,
+)
+from consentmgr.web.portal.forms import (
+    FIELD_LABELS,
+    LANGUAGE_NAMES,
+    DetailsForm,
+    SignInForm,
+    VerifyReceiptForm,
+)
+
+bp.before_request(load_signed_in_customer)
+
+NAVIGATION = [
+    ("portal.my_data", "My data"),
+    ("portal.details", "Correct details"),
+    ("portal.consents", "Consents"),
+    ("portal.access_log", "Who accessed my data"),
+]
+
+CHOICES = {
+    # GDPR Art. 7(3): withdrawing is one click, exactly like giving consent.
+    "grant": (grant_consent, "You have given your consent to “{title}”."),
+    "withdraw": (withdraw_consent, "You have withdrawn your consent to “{title}”."),
+    # GDPR Art. 21: objection to a legitimate-interest purpose.
+    "object": (object_to_processing, "Your objection to “{title}” is recorded. "
+                                     "We no longer use your data for it."),
+}
+
+
+@bp.context_processor
+def portal_context() -> dict[str, object]:
+    """What every portal page shows: navigation, the policy version, the GPC notice."""
+    try:
+        policy = current_version()
+    except PolicyNotFound:
+        policy = None
+    return {"portal_nav": NAVIGATION, "portal_policy": policy,
+            "customer": g.get("customer"), "gpc_notice": g.get("gpc_notice", False),
+            "as_utc": _as_utc, "receipt_time": _receipt_time, "language_names": LANGUAGE_NAMES}
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back without a zone; they were written in UTC.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(dt.timezone.utc)
+
+
+def _receipt_time(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc)
+
+
+@bp.after_request
+def no_caching(response: Response) -> Response:
+    """Portal pages hold personal data: shared caches and the back button must not keep them."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _client_limit() -> str:
+    return current_app.config["PORTAL_SIGN_IN_LIMIT_PER_CLIENT"]
+
+
+def _address_limit() -> str:
+    return current_app.config["PORTAL_SIGN_IN_LIMIT_PER_ADDRESS"]
+
+
+def _submitted_address() -> str:
+    return rate_limit_key(request.form.get("email", ""))
+
+
+# ------------------------------------------------------------------ sign-in
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(_client_limit, methods=["POST"])
+@limiter.limit(_address_limit, key_func=_submitted_address, methods=["POST"])
+def sign_in():
+    """Ask for a sign-in link. The answer never says whether the address is known."""
+    form = SignInForm()
+    if form.validate_on_submit():
+        address = form.validate_address()
+        if address is not None:
+            request_sign_in_link(address)
+            db.session.commit()
+            # Redirect either way (and so answer the same): reloading the
+            # answer page must not send another link.
+            return redirect(url_for("portal.sign_in_sent"))
+    status = 422 if form.email.errors else 200
+    return render_template("portal/sign_in.html", form=form), status
+
+
+@bp.get("/check-your-email")
+def sign_in_sent():
+    """The one answer to every well-formed request for a link."""
+    minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    return render_template("portal/sign_in_sent.html", minutes=minutes)
+
+
+@bp.route("/sign-in/<token>", methods=["GET", "POST"])
+@limiter.limit(_client_limit, methods=["POST"])
+def confirm_sign_in(token: str):
+    """GET shows a button (mail scanners fetch links); only the POST signs in."""
+    try:
+        if request.method == "POST":
+            customer = redeem_sign_in_link(token, client_address=request.remote_addr)
+        else:
+            check_sign_in_link(token)
+    except SignInLinkProblem as problem:
+        db.session.commit()  # the portal.sign-in-failed audit entry
+        return _no_referrer(render_template("portal/link_problem.html", problem=problem),
+                            problem.status)
+    if request.method == "GET":
+        return _no_referrer(render_template("portal/confirm_sign_in.html"))
+    db.session.commit()
+    start_session(customer)
+    flash("You are signed in.", "success")
+    return redirect(url_for("portal.my_data"))
+
+
+def _no_referrer(body: str, status: int = 200) -> Response:
+    # The token is in this page's URL: links from the page must not pass it on.
+    response = make_response(body, status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/sign-out")
+def sign_out():
+    """Sign out (POST, with a CSRF token, so no other site can sign a customer out)."""
+    end_session()
+    flash("You have signed out.", "success")
+    return redirect(url_for("portal.sign_in"))
+
+
+# ------------------------------------------------------------------ pages
+
+
+@bp.get("/")
+@customer_required
+def my_data():
+    """Everything we hold about the customer, and why (GDPR Art. 15)."""
+    return render_template("portal/my_data.html", data=pages.my_data(g.customer))
+
+
+@bp.route("/details", methods=["GET", "POST"])
+@customer_required
+def details():
+    """Correct details and preferences (GDPR Art. 16); bad input changes nothing."""
+    form = DetailsForm.for_customer(g.customer) if request.method == "GET" else DetailsForm()
+    if form.validate_on_submit():
+        try:
+            changed = rectify_customer(g.customer, form.changes(g.customer),
+                                       actor=portal_actor(g.customer))
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form.attach_errors(exc.errors)
+        else:
+            db.session.commit()
+            if changed:
+                flash("Saved. You changed your " + _words([FIELD_LABELS.get(f, f) for f in changed])
+                      + ".", "success")
+            else:
+                flash("Nothing changed: these are the details we already hold.", "info")
+            return redirect(url_for("portal.details"))
+    status = 422 if form.error_list() else 200
+    return render_template("portal/details.html", form=form), status
+
+
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+@bp.get("/consents")
+@customer_required
+def consents():
+    """One control per purpose, none pre-set, and the history of choices."""
+    return render_template("portal/consents.html", page=pages.consent_page(g.customer))
+
+
+@bp.post("/consents/<purpose>/<any(grant, withdraw, object):choice>")
+@customer_required
+def choose(purpose: str, choice: str):
+    """One click: give, withdraw or object, then back to the list with a message."""
+    service, message = CHOICES[choice]
+    event = service(g.customer, purpose, actor=portal_actor(g.customer), channel="portal",
+                    evidence=client_evidence())
+    db.session.commit()
+    flash(message.format(title=purpose_info(event.purpose).title), "success")
+    return redirect(url_for("portal.consents", _anchor=f"purpose-{event.purpose}"))
+
+
+@bp.get("/receipts/<event_id>.jws")
+@customer_required
+def receipt(event_id: str):
+    """The signed receipt for one of the customer's own consent events, as a download."""
+    event = get_event(g.customer, event_id)
+    return Response(
+        receipts.issue_receipt(event),
+        mimetype="application/jose",
+        headers={"Content-Disposition": f'attachment; filename="consent-receipt-{event.id}.jws"'},
+    )
+
+
+@bp.route("/receipts/verify", methods=["GET", "POST"])
+@customer_required
+def verify_receipt():
+    """Check a receipt's signature against our published key; say why it fails."""
+    form = VerifyReceiptForm()
+    claims = problem = None
+    if form.validate_on_submit():
+        token = form.token()
+        if token is not None:
+            try:
+                claims = receipts.verify_receipt(token)
+            except SignatureInvalid as exc:
+                problem = str(exc)
+    status = 422 if form.error_list() else 200
+    return render_template("portal/verify_receipt.html", form=form, claims=claims,
+                           problem=problem), status
+
+
+@bp.get("/access")
+@customer_required
+def access_log():
+    """Every staff view and reveal of the customer's record."""
+    return render_template("portal/access_log.html", accesses=staff_accesses(g.customer.id))

@@ -1,0 +1,25 @@
+"""``/.well-known/jwks.json``: the public key that verifies consent receipts.
+
+A separate blueprint without a URL prefix, because the path is fixed by
+RFC 8615 and sits outside ``/portal``. Publishing the key lets a customer
+(or a court) check a receipt without trusting us or this application.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from consentmgr.consent.receipts import jwks
+
+wellknown = Blueprint("wellknown", __name__)
+
+
+def jwks_json():
+    """The JSON Web Key Set with the receipt-signing public key."""
+    response = jsonify(jwks())
+    response.mimetype = "application/jwk-set+json"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+wellknown.add_url_rule("/.well-known/jwks.json", "jwks", jwks_json, methods=["GET"])

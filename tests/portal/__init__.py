@@ -1,0 +1,1 @@
+"""Tests for the customer self-service privacy portal."""
