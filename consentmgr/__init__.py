@@ -55,6 +55,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(public_bp)
 
+    from consentmgr.web.portal import bp as portal_bp
+    from consentmgr.web.portal import wellknown_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(wellknown_bp)
+
+    from consentmgr.web.staff import bp as staff_bp
+
+    app.register_blueprint(staff_bp)
+
+    from consentmgr.web.api import init_api
+
+    init_api(app)
+
     from consentmgr.web.errors import register_error_pages
 
     register_error_pages(app)

@@ -1,0 +1,1 @@
+"""API clients: the company's other systems, their scoped keys and their references."""

@@ -1,0 +1,62 @@
+"""Bearer-key authentication and scope checks for API operations."""
+
+from __future__ import annotations
+
+from copy import deepcopy
+from functools import wraps
+from typing import Any, Callable
+
+from flask import g, request
+from flask_smorest.utils import deepupdate
+
+from consentmgr.apiclients.services import (
+    AuthenticatedClient,
+    InvalidApiKey,
+    ScopeMissing,
+    authenticate,
+    use_is_due,
+)
+from consentmgr.web.api.blueprint import problems
+
+SECURITY_SCHEME = "bearerAuth"
+
+
+def bearer_key() -> str | None:
+    """The key from ``Authorization: Bearer <key>``; None when the header is absent."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise InvalidApiKey("malformed", "Use 'Authorization: Bearer <key>'.")
+    return key.strip()
+
+
+def current_client() -> AuthenticatedClient:
+    """The client authenticated for this request (only inside a protected operation)."""
+    return g.api_client
+
+
+def requires(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Authenticate the caller and require ``scope``; documents security, 401 and 403."""
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            client = authenticate(bearer_key())
+            if not client.has_scope(scope):
+                raise ScopeMissing(scope)
+            g.api_client = client
+            if use_is_due(client):
+                g.api_record_use = True
+            return func(*args, **kwargs)
+
+        wrapper = problems(401, 403, 429)(wrapper)
+        wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+        wrapper._apidoc["manual_doc"] = deepupdate(
+            deepcopy(wrapper._apidoc.get("manual_doc", {})),
+            {"security": [{SECURITY_SCHEME: []}], "x-scope": scope},
+        )
+        return wrapper
+
+    return decorator
