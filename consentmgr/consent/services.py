@@ -239,6 +239,20 @@ def _customer_uuid(customer_id: uuid.UUID | str) -> uuid.UUID:
         raise CustomerNotFound() from None
 
 
+_STATE = ConsentState.__table__.c
+_CUSTOMERS = Customer.__table__.c
+# Built once: the hot path only binds parameters (SQLAlchemy caches the compiled form).
+_CHECK_QUERY = (
+    sa.select(_CUSTOMERS.status, _STATE.status.label("state_status"), _STATE.policy_version,
+              _STATE.updated_at)
+    .select_from(Customer.__table__)
+    .outerjoin(ConsentState.__table__,
+               sa.and_(_STATE.customer_id == _CUSTOMERS.id,
+                       _STATE.purpose == sa.bindparam("purpose")))
+    .where(_CUSTOMERS.id == sa.bindparam("customer_id"))
+)
+
+
 def check_consent(
     customer_id: uuid.UUID | str, purpose_slug: str, *, today: dt.date | None = None
 ) -> ConsentDecision:
@@ -251,15 +265,14 @@ def check_consent(
     if info is None:
         raise UnknownPurpose(purpose_slug)
     key = _customer_uuid(customer_id)
-    state = ConsentState.__table__.c
-    row = db.session.execute(
-        sa.select(Customer.status, state.status.label("state_status"), state.policy_version,
-                  state.updated_at)
-        .select_from(Customer)
-        .outerjoin(ConsentState.__table__,
-                   sa.and_(state.customer_id == Customer.id, state.purpose == purpose_slug))
-        .where(Customer.id == key)
-    ).one_or_none()
+    params = {"customer_id": key, "purpose": purpose_slug}
+    if db.session().in_transaction():  # see the caller's own uncommitted changes
+        row = db.session.connection().execute(_CHECK_QUERY, params).one_or_none()
+    else:
+        # The hot path (the API's read-only check): a pooled connection in
+        # autocommit mode for one statement, so no BEGIN/ROLLBACK round trips.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            row = conn.execute(_CHECK_QUERY, params).one_or_none()
     if row is None:
         raise CustomerNotFound()
     found = _StateRow(row.state_status, row.policy_version, row.updated_at) if row.state_status else None
