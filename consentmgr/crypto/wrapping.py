@@ -13,10 +13,9 @@ from functools import lru_cache
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from consentmgr.crypto.envelope import NONCE_BYTES, new_nonce
 from consentmgr.crypto.errors import KeyConfigError
 from consentmgr.crypto.keyring import KEY_BYTES, KeyRing, MasterKey
-
-_NONCE_BYTES = 12
 
 
 def _aad(master_key_id: str, owner_id: object, version: int) -> bytes:
@@ -31,12 +30,13 @@ def _master_aead(key: bytes) -> AESGCM:
 
 def generate_data_key() -> bytes:
     """A fresh random 256-bit data key."""
+    # Straight from the OS, never from a pool: keys are secret, nonces are not.
     return os.urandom(KEY_BYTES)
 
 
 def wrap_data_key(master: MasterKey, data_key: bytes, *, owner_id: object, version: int) -> bytes:
     """Encrypt ``data_key`` under ``master``: ``nonce || ciphertext || tag``."""
-    nonce = os.urandom(_NONCE_BYTES)
+    nonce = new_nonce()
     return nonce + _master_aead(master.key).encrypt(nonce, data_key, _aad(master.id, owner_id, version))
 
 
@@ -50,12 +50,11 @@ def unwrap_data_key(
             f"data key {owner_id} v{version} is wrapped by master key '{master_key_id}', "
             f"which is not configured (configured: {', '.join(keyring.ids)})"
         )
-    wrapped = bytes(wrapped)
     try:
         return _master_aead(master.key).decrypt(
-            wrapped[:_NONCE_BYTES], wrapped[_NONCE_BYTES:], _aad(master.id, owner_id, version)
+            wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _aad(master.id, owner_id, version)
         )
-    except InvalidTag:
+    except (InvalidTag, ValueError):  # ValueError: too short to hold a nonce
         raise KeyConfigError(
             f"master key '{master_key_id}' does not unwrap data key {owner_id} v{version}: "
             "wrong key material for this id, or the key store was tampered with"

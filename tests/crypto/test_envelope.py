@@ -123,3 +123,77 @@ def test_wrong_key_raises_decryption_error():
 def test_truncated_value_raises_decryption_error_not_garbage():
     with pytest.raises(DecryptionError, match="too short"):
         decrypt(b"\x01\x01")
+
+
+def test_nonces_are_twelve_bytes_and_never_handed_out_twice():
+    from consentmgr.crypto.envelope import new_nonce
+
+    # Several pool refills' worth.
+    nonces = [new_nonce() for _ in range(5_000)]
+    assert {len(n) for n in nonces} == {NONCE_BYTES}
+    assert len(set(nonces)) == len(nonces)
+
+
+def test_nonces_drawn_by_concurrent_threads_are_all_distinct():
+    import threading
+
+    from consentmgr.crypto.envelope import new_nonce
+
+    drawn: list[list[bytes]] = [[] for _ in range(8)]
+
+    def draw(into: list[bytes]) -> None:
+        for _ in range(2_000):
+            into.append(new_nonce())
+
+    threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [n for into in drawn for n in into]
+    assert len(every) == 16_000 and len(set(every)) == len(every)
+
+
+def test_a_forked_child_does_not_reuse_the_parents_pending_nonces():
+    from consentmgr.crypto.envelope import new_nonce
+
+    new_nonce()  # the parent's pool now holds unused nonces
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report the nonces it draws, then leave at once
+        os.close(read_end)
+        os.write(write_end, b"".join(new_nonce() for _ in range(300)))
+        os._exit(0)
+    os.close(write_end)
+    data = b""
+    while chunk := os.read(read_end, 65536):
+        data += chunk
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    child = {data[i : i + NONCE_BYTES] for i in range(0, len(data), NONCE_BYTES)}
+    parent = {new_nonce() for _ in range(300)}
+    assert len(child) == 300 and child.isdisjoint(parent)
+
+
+def test_value_written_under_another_key_version_names_both_versions():
+    blob = FieldCipher(KEY, 2).encrypt(b"secret", **WHERE)
+    with pytest.raises(DecryptionError, match="written under data key version 2, not 1"):
+        decrypt(blob)
+
+
+def test_value_too_short_for_a_nonce_raises_decryption_error():
+    blob = encrypt(b"secret")
+    with pytest.raises(DecryptionError, match="too short"):
+        decrypt(blob[: HEADER_BYTES + 4])
+
+
+def test_precomputed_location_binds_like_the_named_one():
+    from consentmgr.crypto.envelope import location
+
+    cipher = FieldCipher(KEY, 1)
+    where = location("customers", "email", ROW)
+    blob = cipher.encrypt_at(b"ada@example.org", where)
+    assert cipher.decrypt(blob, **WHERE) == b"ada@example.org"
+    assert cipher.decrypt_at(blob, where, "customers", "email", ROW) == b"ada@example.org"
+    with pytest.raises(DecryptionError):
+        cipher.decrypt_at(blob, location("customers", "name", ROW), "customers", "name", ROW)

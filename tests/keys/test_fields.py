@@ -141,3 +141,172 @@ def test_none_is_stored_as_null_not_as_an_empty_string(db, create_customer):
     customer = create_customer(phone=None)
     assert db.session.scalar(sa.select(Customer._phone).where(Customer.id == customer.id)) is None
     assert _reload(db, customer.id).phone is None
+
+
+def _count_statements(db, needle: str):
+    """Record the statements sent to the database that contain ``needle``."""
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if needle in statement:
+            seen.append((statement, executemany))
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    return seen, lambda: sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_values_set_before_and_after_the_record_joins_a_session_are_stored(db):
+    customer = Customer(status="active")
+    customer.email = "before@example.org"  # transient
+    db.session.add(customer)
+    customer.name = "Pending Person"  # pending
+    db.session.flush()
+    customer.phone = "+49 30 1234567"  # persistent: an UPDATE
+    loaded = _reload(db, customer.id)
+    assert (loaded.email, loaded.name, loaded.phone) == (
+        "before@example.org", "Pending Person", "+49 30 1234567")
+
+
+def test_a_changed_field_of_a_stored_record_is_written(db, create_customer):
+    customer = _reload(db, create_customer().id)
+    customer.name = "Grace Changed"
+    assert customer in db.session.dirty
+    assert _reload(db, customer.id).name == "Grace Changed"
+
+
+def test_only_the_fields_read_are_decrypted(db, create_customer, monkeypatch):
+    from consentmgr.crypto import FieldCipher
+
+    loaded = _reload(db, create_customer().id)
+    calls = []
+    original = FieldCipher.decrypt_at
+
+    def counting(self, blob, where, table, column, row_id):
+        calls.append(column)
+        return original(self, blob, where, table, column, row_id)
+
+    monkeypatch.setattr(FieldCipher, "decrypt_at", counting)
+    assert loaded.name == "Ada Example"
+    assert calls == ["name"]
+
+
+def test_a_key_is_unwrapped_once_per_unit_of_work_for_all_its_rows(
+    db, create_customer, monkeypatch
+):
+    from consentmgr.customers.services import add_history
+    from consentmgr.keys import services
+
+    customer = create_customer()
+    for n in range(3):
+        add_history(customer, {
+            "occurred_at": f"2026-05-0{n + 1}T10:00:00+00:00", "channel": "phone",
+            "kind": "support-contact", "data_category": "support", "summary": f"Call {n}",
+            "details": {"n": n},
+        }, actor=TEST_ACTOR)
+    customer_id = customer.id
+    loaded = _reload(db, customer_id)
+    unwrapped = []
+    original = services.unwrap_data_key
+
+    def counting(*args, **kwargs):
+        unwrapped.append(kwargs["owner_id"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "unwrap_data_key", counting)
+    entries = db.session.scalars(sa.select(HistoryEntry)).all()
+    read = [loaded.email, loaded.name] + [e.summary for e in entries] + [e.details for e in entries]
+    assert len(read) == 8 and all(read)
+    assert unwrapped == [customer_id]
+
+
+def test_a_key_destroyed_after_commit_is_not_reused_by_a_loaded_record(db, create_customer):
+    loaded = _reload(db, create_customer().id)
+    assert loaded.email  # the key is unwrapped and in use
+    db.session.commit()  # the unit of work ends; the instance stays in the session
+    db.session.execute(sa.update(DataKey).where(DataKey.owner_id == loaded.id)
+                       .values(wrapped=None, destroyed_at=sa.func.now()))
+    with pytest.raises(DecryptionError, match="destroyed"):
+        loaded.email
+
+
+def test_a_field_set_after_erasure_in_the_same_transaction_is_refused(db, create_customer):
+    from consentmgr.customers.services import erase_customer
+    from consentmgr.keys.services import DataKeyUnavailable
+
+    customer = create_customer()
+    customer.phone = "+44 20 0000 0000"  # the key is in use by this instance before the erasure
+    erase_customer(customer, actor=TEST_ACTOR)
+    with pytest.raises(DataKeyUnavailable, match="destroyed"):
+        customer.email = "after@example.org"
+
+
+def test_changing_a_records_id_after_a_field_was_set_binds_new_values_to_the_new_id(db):
+    customer = Customer(status="active")
+    customer.email = "first@example.org"  # bound to the generated id
+    customer.id = uuid.uuid4()
+    customer.email = "second@example.org"  # re-encrypted for the new id
+    db.session.add(customer)
+    assert _reload(db, customer.id).email == "second@example.org"
+
+
+def test_keys_of_customers_created_together_are_written_in_one_statement(db):
+    seen, stop = _count_statements(db, "INSERT INTO data_keys")
+    try:
+        for n in range(3):
+            customer = Customer(status="active")
+            customer.email = f"c{n}@example.org"
+            db.session.add(customer)
+        db.session.flush()
+    finally:
+        stop()
+    assert len(seen) == 1 and seen[0][1] is True  # one executemany
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DataKey)) == 3
+
+
+def test_a_list_longer_than_a_batch_costs_one_key_query_per_batch(db):
+    from consentmgr.keys.services import _BATCH
+
+    for n in range(_BATCH + 1):
+        customer = Customer(status="active")
+        customer.name = f"Customer {n}"
+        db.session.add(customer)
+    db.session.commit()
+    db.session.expunge_all()
+    seen, stop = _count_statements(db, "FROM data_keys")
+    try:
+        names = [c.name for c in db.session.scalars(sa.select(Customer)).all()]
+    finally:
+        stop()
+    assert sorted(names) == sorted(f"Customer {n}" for n in range(_BATCH + 1))
+    assert len(seen) == 2
+
+
+def test_values_under_an_older_data_key_version_still_decrypt(app, db, create_customer):
+    from consentmgr.crypto import generate_data_key, read_header, wrap_data_key
+    from consentmgr.keys.services import current_keyring
+
+    customer_id = create_customer(phone="+44 1 111").id
+    master = current_keyring().current
+    db.session.execute(sa.insert(DataKey).values(
+        owner_id=customer_id, version=2, master_key_id=master.id,
+        wrapped=wrap_data_key(master, generate_data_key(), owner_id=customer_id, version=2)))
+    db.session.commit()
+    customer = db.session.get(Customer, customer_id)
+    customer.phone = "+44 2 222"  # new values go under the newest version
+    loaded = _reload(db, customer_id)
+    stored = db.session.scalar(sa.select(Customer._phone).where(Customer.id == customer_id))
+    assert read_header(stored)[2] == 2
+    assert loaded.email.endswith("@example.org") and loaded.phone == "+44 2 222"
+
+
+def test_a_key_created_in_a_rolled_back_savepoint_is_not_used_afterwards(db):
+    customer = Customer(status="active")
+    savepoint = db.session.begin_nested()
+    customer.email = "first@example.org"
+    db.session.add(customer)
+    db.session.flush()  # the key's row is written inside the savepoint
+    savepoint.rollback()  # ... and is gone again
+    customer.email = "second@example.org"
+    db.session.add(customer)
+    assert _reload(db, customer.id).email == "second@example.org"
+
