@@ -111,28 +111,30 @@ def _read_secret_file(name: str, path: str) -> str:
         raise ConfigError(f"{name}: cannot read {path}: {exc.strerror}") from None
 
 
-def _keyring(environ: Mapping[str, str], name: str) -> KeyRing | None:
+def _secret(environ: Mapping[str, str], name: str) -> tuple[str | None, str]:
+    """The value of ``name``, or of the file named by ``name_FILE``; and which it was."""
     text = environ.get(name)
     if not text and environ.get(f"{name}_FILE"):
-        text = _read_secret_file(f"{name}_FILE", environ[f"{name}_FILE"])
-        name = f"{name}_FILE"
+        return _read_secret_file(f"{name}_FILE", environ[f"{name}_FILE"]), f"{name}_FILE"
+    return text or None, name
+
+
+def _keyring(environ: Mapping[str, str], name: str) -> KeyRing | None:
+    text, source = _secret(environ, name)
     if not text:
         return None
     try:
-        return parse_keyring(text, source=name)
+        return parse_keyring(text, source=source)
     except KeyConfigError as exc:
         raise ConfigError(str(exc)) from None
 
 
 def _private_key(environ: Mapping[str, str], name: str) -> PrivateKey | None:
-    text = environ.get(name)
-    if not text and environ.get(f"{name}_FILE"):
-        text = _read_secret_file(f"{name}_FILE", environ[f"{name}_FILE"])
-        name = f"{name}_FILE"
+    text, source = _secret(environ, name)
     if not text:
         return None
     try:
-        return load_private_key(text, source=name)
+        return load_private_key(text, source=source)
     except KeyConfigError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -200,11 +202,7 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
 
     master_keys = _keyring(environ, f"{PREFIX}MASTER_KEYS")
     blind_index_keys = _keyring(environ, f"{PREFIX}BLIND_INDEX_KEYS")
-    secret_key = environ.get(f"{PREFIX}SECRET_KEY") or None
-    if not secret_key and environ.get(f"{PREFIX}SECRET_KEY_FILE"):
-        secret_key = _read_secret_file(
-            f"{PREFIX}SECRET_KEY_FILE", environ[f"{PREFIX}SECRET_KEY_FILE"]
-        )
+    secret_key, _ = _secret(environ, f"{PREFIX}SECRET_KEY")
     audit_signing_key = _private_key(environ, f"{PREFIX}AUDIT_SIGNING_KEY")
     receipt_signing_key = _private_key(environ, f"{PREFIX}RECEIPT_SIGNING_KEY")
 
