@@ -7,6 +7,8 @@ for the person who has to act on them and never contain personal data.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base class for errors a user or client can act on."""
@@ -39,3 +41,20 @@ class Conflict(DomainError):
 
     status = 409
     title = "Conflict"
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Marshmallow's nested error messages as ``{"field.sub.0": [messages]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            out.update(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for index, item in enumerate(messages):
+            out.update(flatten_messages(item, f"{prefix}.{index}" if prefix else str(index)))
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out
+

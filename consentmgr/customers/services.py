@@ -20,7 +20,7 @@ from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, normalise_email
 from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
-from consentmgr.errors import Conflict, NotFound, ValidationFailed
+from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_messages
 from consentmgr.extensions import db
 
 _details = CustomerDetailsSchema()
@@ -50,19 +50,7 @@ def _validate(schema, data: Mapping[str, Any], *, partial: bool = False) -> dict
     try:
         return schema.load(dict(data), partial=partial)
     except ValidationError as exc:
-        raise ValidationFailed(_flatten(exc.normalized_messages())) from None
-
-
-def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
+        raise ValidationFailed(flatten_messages(exc.normalized_messages())) from None
 
 
 def _ensure_email_free(email: str, *, exclude: uuid.UUID | None = None) -> str:

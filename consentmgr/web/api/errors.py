@@ -21,6 +21,7 @@ from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from consentmgr.errors import Conflict, DomainError, NotFound
+from consentmgr.errors import flatten_messages as flatten_field_messages
 from consentmgr.extensions import db, limiter
 
 log = logging.getLogger(__name__)
@@ -167,18 +168,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
         for inner in messages.values():
             flat.update(flatten_messages(inner))
         return flat
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            out.update(flatten_messages(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for index, item in enumerate(messages):
-            out.update(flatten_messages(item, f"{prefix}.{index}" if prefix else str(index)))
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out
+    return flatten_field_messages(messages, prefix)
 
 
 def _rate_limit_headers() -> dict[str, str]:
