@@ -63,6 +63,8 @@ class Settings:
     policies_dir: Path
     smtp: SmtpSettings
     generated_dev_secrets: bool = False
+    # Operational limits set by CONSENTMGR_<NAME>, for app.config[<NAME>] (see TUNABLES).
+    tuning: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -79,6 +81,7 @@ class Settings:
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.production,
+            **self.tuning,
         }
         if self.keys_database_url:
             config["SQLALCHEMY_BINDS"] = {
@@ -276,7 +279,65 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         policies_dir=Path(environ.get(f"{PREFIX}POLICIES_DIR") or PROJECT_ROOT / "policies"),
         smtp=smtp,
         generated_dev_secrets=generated,
+        tuning=_tuning(environ),
     )
+
+
+def _rate_limit(value: str, name: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '6000 per minute' or '5 per 15 minutes', "
+            f"got {value!r}"
+        ) from None
+    return value
+
+
+def _whole_number(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _seconds(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 3600:
+        raise ConfigError(f"{name} must be a number of seconds from 0 to 3600, got {value!r}")
+    return number
+
+
+# CONSENTMGR_<NAME> sets app.config[<NAME>]; unset, each part keeps its default
+# (in the module that uses it, and in the README's configuration table).
+TUNABLES = {
+    "API_RATE_LIMIT": _rate_limit,
+    "API_MAX_CONTENT_LENGTH": _whole_number,
+    "API_KEY_CACHE_SECONDS": _seconds,
+    "PORTAL_IDLE_MINUTES": _whole_number,
+    "PORTAL_SIGN_IN_LIMIT_PER_ADDRESS": _rate_limit,
+    "PORTAL_SIGN_IN_LIMIT_PER_CLIENT": _rate_limit,
+    "STAFF_IDLE_MINUTES": _whole_number,
+    "STAFF_SIGN_IN_RATE_LIMIT": _rate_limit,
+    "STAFF_ACCOUNT_RATE_LIMIT": _rate_limit,
+}
+
+
+def _tuning(environ: Mapping[str, str]) -> dict[str, object]:
+    tuning: dict[str, object] = {}
+    for name, parse in TUNABLES.items():
+        value = (environ.get(PREFIX + name) or "").strip()
+        if value:
+            tuning[name] = parse(value, PREFIX + name)
+    return tuning
 
 
 def _dev_private_key(dev: Mapping[str, str], name: str) -> PrivateKey:

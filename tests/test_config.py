@@ -126,3 +126,37 @@ def test_development_adds_missing_signing_keys_to_an_existing_secrets_file(tmp_p
     assert "WARNING" not in capsys.readouterr().err and not again.generated_dev_secrets
     assert key_id(again.audit_signing_key) == key_id(settings.audit_signing_key)
     assert key_id(again.receipt_signing_key) != key_id(settings.audit_signing_key)
+
+
+def test_limits_come_from_their_variables_into_the_app(tmp_path):
+    app = create_app(production(
+        CONSENTMGR_DATABASE_URL=f"sqlite:///{tmp_path / 'limits.db'}",
+        CONSENTMGR_API_RATE_LIMIT="10 per second",
+        CONSENTMGR_API_MAX_CONTENT_LENGTH="2048",
+        CONSENTMGR_API_KEY_CACHE_SECONDS="0",
+        CONSENTMGR_PORTAL_IDLE_MINUTES="30",
+        CONSENTMGR_PORTAL_SIGN_IN_LIMIT_PER_ADDRESS="3 per hour",
+        CONSENTMGR_STAFF_IDLE_MINUTES="5",
+        CONSENTMGR_STAFF_ACCOUNT_RATE_LIMIT="4 per 10 minutes",
+    ))
+    assert app.config["API_RATE_LIMIT"] == "10 per second"
+    assert app.config["API_MAX_CONTENT_LENGTH"] == 2048
+    assert app.config["API_KEY_CACHE_SECONDS"] == 0
+    assert app.config["PORTAL_IDLE_MINUTES"] == 30
+    assert app.config["PORTAL_SIGN_IN_LIMIT_PER_ADDRESS"] == "3 per hour"
+    assert app.config["PORTAL_SIGN_IN_LIMIT_PER_CLIENT"] == "20 per hour"  # unset: the default
+    assert app.config["STAFF_IDLE_MINUTES"] == 5
+    assert app.config["STAFF_ACCOUNT_RATE_LIMIT"] == "4 per 10 minutes"
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("CONSENTMGR_API_RATE_LIMIT", "lots", "must be a rate limit such as"),
+    ("CONSENTMGR_STAFF_SIGN_IN_RATE_LIMIT", "5 per fortnight", "must be a rate limit such as"),
+    ("CONSENTMGR_API_MAX_CONTENT_LENGTH", "1MB", "must be a whole number of at least 1"),
+    ("CONSENTMGR_PORTAL_IDLE_MINUTES", "0", "must be a whole number of at least 1"),
+    ("CONSENTMGR_API_KEY_CACHE_SECONDS", "-1", "must be a number of seconds from 0 to 3600"),
+    ("CONSENTMGR_API_KEY_CACHE_SECONDS", "nan", "must be a number of seconds from 0 to 3600"),
+])
+def test_a_bad_limit_is_a_clear_error_naming_the_variable(tmp_path, name, value, message):
+    with pytest.raises(ConfigError, match=f"{name} {message}"):
+        load_settings(production(**{name: value}), tmp_path)

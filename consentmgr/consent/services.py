@@ -37,6 +37,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.models import PolicyPurpose, PolicyVersion, PurposeChangeKind
 from consentmgr.policies.services import PolicyNotFound, get_purpose
+from consentmgr.prepared import PreparedSelect
 
 
 class UnknownPurpose(NotFound):
@@ -241,8 +242,8 @@ def _customer_uuid(customer_id: uuid.UUID | str) -> uuid.UUID:
 
 _STATE = ConsentState.__table__.c
 _CUSTOMERS = Customer.__table__.c
-# Built once: the hot path only binds parameters (SQLAlchemy caches the compiled form).
-_CHECK_QUERY = (
+# Built and compiled once: the hot path only binds parameters.
+_CHECK_QUERY = PreparedSelect(
     sa.select(_CUSTOMERS.status, _STATE.status.label("state_status"), _STATE.policy_version,
               _STATE.updated_at)
     .select_from(Customer.__table__)
@@ -266,17 +267,17 @@ def check_consent(
         raise UnknownPurpose(purpose_slug)
     key = _customer_uuid(customer_id)
     params = {"customer_id": key, "purpose": purpose_slug}
-    if db.session().in_transaction():  # see the caller's own uncommitted changes
-        row = db.session.connection().execute(_CHECK_QUERY, params).one_or_none()
+    if db.session.registry.has() and db.session().in_transaction():
+        # Inside a unit of work: see its own uncommitted changes.
+        row = db.session.connection().execute(_CHECK_QUERY.statement, params).one_or_none()
     else:
-        # The hot path (the API's read-only check): a pooled connection in
-        # autocommit mode for one statement, so no BEGIN/ROLLBACK round trips.
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            row = conn.execute(_CHECK_QUERY, params).one_or_none()
+        # The hot path (the API's read-only check): one statement on the driver.
+        row = _CHECK_QUERY.first(db.engine, params)
     if row is None:
         raise CustomerNotFound()
-    found = _StateRow(row.state_status, row.policy_version, row.updated_at) if row.state_status else None
-    return decide(info, cat, key, row.status, found)
+    customer_status, state_status, policy_version, updated_at = row
+    found = _StateRow(state_status, policy_version, updated_at) if state_status else None
+    return decide(info, cat, key, customer_status, found)
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@
 * ``/api/`` — a human-readable page rendered here from that document
   (no external scripts: nothing outside the machine is reachable).
 
-Configuration (``app.config``): ``API_RATE_LIMIT`` (default
-``"6000 per minute"`` per API key, or per address without one),
-``API_MAX_CONTENT_LENGTH`` (default 1 MiB), ``API_KEY_CACHE_SECONDS``
-(default 5: how long a revoked key may still work in another process).
+Configuration (``app.config``, set from ``CONSENTMGR_<NAME>``):
+``API_RATE_LIMIT`` (default ``"6000 per minute"`` per API key, or per
+address without one; see :mod:`.ratelimit`), ``API_MAX_CONTENT_LENGTH``
+(default 1 MiB), ``API_KEY_CACHE_SECONDS`` (default 5: how long a revoked
+key may still work in another process).
 """
 
 from __future__ import annotations
 
-import hashlib
 import http
 from typing import Any
 
@@ -29,9 +29,9 @@ from consentmgr.apiclients.services import record_use
 from consentmgr.extensions import csrf, db, limiter
 from consentmgr.web.api.auth import SECURITY_SCHEME
 from consentmgr.web.api.errors import PROBLEM_JSON, UnsupportedMediaType, register_problem_handlers
+from consentmgr.web.api.ratelimit import enforce_rate_limit, is_api_request
 from consentmgr.web.api.schemas import ProblemSchema
 
-DEFAULT_RATE_LIMIT = "6000 per minute"
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -70,18 +70,6 @@ class ConsentApi(Api):
                     "schema": self.ERROR_SCHEMA}
         prepare_response(response, self.spec, PROBLEM_JSON)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
-
-
-def _rate_limit() -> str:
-    return current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-
-
-def _rate_limit_key() -> str:
-    """Per API key (hashed; never the key itself), or per address for anonymous calls."""
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and header[7:].strip():
-        return "key:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
-    return "addr:" + (request.remote_addr or "unknown")
 
 
 def _check_body() -> None:
@@ -151,10 +139,11 @@ def init_api(app: Flask) -> ConsentApi:
 
     if not getattr(blp, "_consentmgr_ready", False):
         # Module-level blueprint: hooks are added once, whatever the number of apps.
+        blp.before_request(enforce_rate_limit)
         blp.before_request(_check_body)
         blp.after_request(_finish)
         register_problem_handlers(app, blp)
-        limiter.shared_limit(_rate_limit, scope="api", key_func=_rate_limit_key)(blp)
+        limiter.request_filter(is_api_request)
         csrf.exempt(blp)  # bearer keys, no cookies: nothing to forge
         blp._consentmgr_ready = True
 

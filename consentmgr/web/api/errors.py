@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Mapping
@@ -22,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from consentmgr.errors import Conflict, DomainError, NotFound
 from consentmgr.errors import flatten_messages as flatten_field_messages
-from consentmgr.extensions import db, limiter
+from consentmgr.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -171,16 +169,6 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return flatten_field_messages(messages, prefix)
 
 
-def _rate_limit_headers() -> dict[str, str]:
-    try:
-        current = limiter.current_limit
-    except Exception:  # pragma: no cover - no limit evaluated for this request
-        current = None
-    if current is None:
-        return {"Retry-After": "1"}
-    return {"Retry-After": str(max(1, math.ceil(current.reset_at - time.time())))}
-
-
 def handle_http_exception(exc: HTTPException) -> Response:
     """Routing, size, method and rate-limit errors as problems."""
     status = exc.code or 500
@@ -189,7 +177,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
         valid = getattr(exc, "valid_methods", None) or []
         headers["Allow"] = ", ".join(sorted(valid))
     elif status == 429:
-        headers.update(_rate_limit_headers())
+        retry_after = getattr(exc, "retry_after", None)
+        headers["Retry-After"] = str(retry_after if isinstance(retry_after, int) else 1)
     elif status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="consentmgr"'
     if status >= 500:

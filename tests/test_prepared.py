@@ -1,0 +1,90 @@
+"""PreparedSelect: the consent check's statement, run straight on the driver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from consentmgr.actors import Actor
+from consentmgr.consent import services as consent
+from consentmgr.prepared import PreparedSelect
+
+ACTOR = Actor("system", "test")
+
+
+def test_it_answers_as_the_orm_would(db, publish_policy_files, create_customer):
+    publish_policy_files()
+    customer = create_customer()
+    consent.grant_consent(customer, "marketing-email", actor=ACTOR, channel="import")
+    db.session.commit()
+    params = {"customer_id": customer.id, "purpose": "marketing-email"}
+
+    expected = tuple(db.session.execute(consent._CHECK_QUERY.statement, params).one())
+    db.session.rollback()
+    got = consent._CHECK_QUERY.first(db.engine, params)
+
+    assert got == expected
+    customer_status, state_status, policy_version, updated_at = got
+    assert str(getattr(customer_status, "value", customer_status)) == "active"
+    assert str(getattr(state_status, "value", state_status)) == "given"
+    assert policy_version
+    assert isinstance(updated_at, dt.datetime)
+
+
+def test_no_row_is_none(db, publish_policy_files):
+    publish_policy_files()
+    params = {"customer_id": uuid.uuid4(), "purpose": "marketing-email"}
+    assert consent._CHECK_QUERY.first(db.engine, params) is None
+
+
+def test_the_check_inside_a_unit_of_work_sees_its_uncommitted_changes(
+        db, publish_policy_files, create_customer):
+    publish_policy_files()
+    customer = create_customer()
+    consent.grant_consent(customer, "marketing-email", actor=ACTOR, channel="import")
+    # Not committed: only the session's own connection can see the grant.
+    assert consent.check_consent(customer.id, "marketing-email").allowed is True
+    db.session.rollback()
+    assert consent.check_consent(customer.id, "marketing-email").allowed is False
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_read_retried(db):
+    """PostgreSQL reads on an autocommit pool without pre-ping; SQLite on the app's own."""
+    if db.engine.dialect.name == "sqlite":
+        # In-process: no round trip to save, and an in-memory database needs its pool.
+        assert consent._CHECK_QUERY._reader(db.engine) is db.engine
+        return
+    reader = consent._CHECK_QUERY._reader(db.engine)
+    assert reader is not db.engine
+    assert reader.pool._pre_ping is False
+    connection = reader.raw_connection()
+    try:
+        assert connection.dbapi_connection.autocommit is True  # no BEGIN, no ROLLBACK
+    finally:
+        connection.close()
+    backend = PreparedSelect(sa.select(sa.func.pg_backend_pid().label("pid"),
+                                       sa.bindparam("marker", type_=sa.Integer)))
+    first_pid, marker = backend.first(db.engine, {"marker": 7})
+    assert marker == 7
+    with db.engine.connect() as admin:
+        admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first_pid})
+        admin.commit()
+
+    second_pid, marker = backend.first(db.engine, {"marker": 8})
+
+    assert marker == 8
+    assert second_pid != first_pid
+
+
+def test_an_error_that_is_not_a_lost_connection_is_raised(db):
+    failing = PreparedSelect(sa.select(sa.literal_column("no_such_column")).select_from(
+        sa.table("customers")).where(sa.bindparam("x", type_=sa.Integer) == 1))
+    with pytest.raises(Exception) as caught:
+        failing.first(db.engine, {"x": 1})
+    assert "no_such_column" in str(caught.value)
+    # The pool is still usable afterwards.
+    assert PreparedSelect(sa.select(sa.bindparam("y", type_=sa.Integer))).first(
+        db.engine, {"y": 3}) == (3,)
