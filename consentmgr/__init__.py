@@ -12,7 +12,7 @@ from flask import Flask
 
 from consentmgr.config import PREFIX, ConfigError, Settings, load_settings
 from consentmgr.crypto import BlindIndexer, KeyConfigError
-from consentmgr.extensions import csrf, db, limiter, migrate
+from consentmgr.extensions import csrf, db, limiter, migrate, tune_sqlite_engines
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -47,6 +47,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from consentmgr import models  # noqa: F401
 
     db.init_app(app)
+    with app.app_context():
+        tune_sqlite_engines()
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, compare_type=True)
     csrf.init_app(app)
     limiter.init_app(app)

@@ -67,3 +67,25 @@ csrf = CSRFProtect()
 # Storage comes from RATELIMIT_STORAGE_URI (CONSENTMGR_RATELIMIT_STORAGE_URL).
 # Limits are declared where they apply (sign-in forms, the API).
 limiter = Limiter(key_func=get_remote_address)
+
+
+def tune_sqlite_engines() -> None:
+    """Put every SQLite database of the current app in write-ahead-log mode.
+
+    In WAL mode readers never wait for a writer and a read takes no file
+    lock: gunicorn's workers keep answering consent checks while another
+    worker writes. The mode is stored in the database file, so after the
+    first connection the PRAGMA only reads it back. (PostgreSQL needs none.)
+    """
+    for engine in db.engines.values():
+        if engine.dialect.name == "sqlite" and not sa.event.contains(
+                engine, "connect", _sqlite_wal):
+            sa.event.listen(engine, "connect", _sqlite_wal)
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    finally:
+        cursor.close()

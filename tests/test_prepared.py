@@ -88,3 +88,13 @@ def test_an_error_that_is_not_a_lost_connection_is_raised(db):
     # The pool is still usable afterwards.
     assert PreparedSelect(sa.select(sa.bindparam("y", type_=sa.Integer))).first(
         db.engine, {"y": 3}) == (3,)
+
+
+def test_sqlite_runs_in_write_ahead_log_mode(db):
+    """Readers never wait for a writer (one gunicorn worker writes, others check consent)."""
+    from consentmgr.extensions import _sqlite_wal
+
+    if db.engine.dialect.name == "sqlite":
+        assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+    else:
+        assert not sa.event.contains(db.engine, "connect", _sqlite_wal)
