@@ -4,6 +4,7 @@ Command-line options (``-w``, ``-b``) override these.
 """
 
 import gc
+import os
 
 bind = "127.0.0.1:8000"  # behind a TLS-terminating proxy
 workers = 2
@@ -20,3 +21,20 @@ def post_worker_init(worker):
     """
     gc.collect()
     gc.freeze()
+
+
+def on_starting(server):
+    """Check the configuration once, in the master, before any worker starts.
+
+    A worker that cannot build the app exits, and gunicorn would start
+    another, and another: the operator gets one clear line instead.
+    """
+    import sys
+
+    from consentmgr.config import PROJECT_ROOT, ConfigError, load_settings
+
+    try:
+        load_settings(dict(os.environ), str(PROJECT_ROOT / "instance"))
+    except ConfigError as exc:
+        print(f"consentmgr: configuration error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +164,31 @@ def test_limits_come_from_their_variables_into_the_app(tmp_path):
 def test_a_bad_limit_is_a_clear_error_naming_the_variable(tmp_path, name, value, message):
     with pytest.raises(ConfigError, match=f"{name} {message}"):
         load_settings(production(**{name: value}), tmp_path)
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args, tmp_path, **env):
+    """Run ``python ...`` or ``gunicorn ...`` from the venv in the project, with only ``env`` set."""
+    program = {"python": sys.executable,
+               "gunicorn": str(Path(sys.executable).with_name("gunicorn"))}[args[0]]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CONSENTMGR_")}
+    clean.update(CONSENTMGR_INSTANCE_PATH=str(tmp_path), **env)
+    return subprocess.run([program, *args[1:]], cwd=ROOT, env=clean, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_a_bad_setting_stops_the_wsgi_entry_point_with_one_clear_line(tmp_path):
+    result = _run(["python", "-c", "import wsgi"], tmp_path, CONSENTMGR_API_RATE_LIMIT="lots")
+    assert result.returncode == 1
+    assert "consentmgr: configuration error: CONSENTMGR_API_RATE_LIMIT must be a rate limit" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_refuses_to_start_once_instead_of_restarting_workers(tmp_path):
+    result = _run(["gunicorn", "-c", "gunicorn.conf.py", "-b", "127.0.0.1:0", "wsgi:app"], tmp_path,
+                  CONSENTMGR_ENV="production")
+    assert result.returncode == 1
+    assert result.stderr.count("consentmgr: configuration error: CONSENTMGR_MASTER_KEYS") == 1
+    assert "Booting worker" not in result.stderr
