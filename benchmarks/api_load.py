@@ -89,8 +89,17 @@ def _environment(database_url: str, instance: Path) -> dict[str, str]:
 
 
 def _reset_postgres(url: str) -> None:
+    """An empty public schema in the database ``url`` names (created if missing)."""
     import sqlalchemy as sa
 
+    target = sa.engine.make_url(url)
+    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with server.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                              {"name": target.database}).first()
+        if exists is None:
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    server.dispose()
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
