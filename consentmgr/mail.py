@@ -1,20 +1,43 @@
 """Outgoing mail: SMTP when configured, otherwise printed to the console.
 
+Two ways to send:
+
+* :func:`send_mail` hands one message to the server now and raises
+  :class:`MailError` if it cannot.
+* :func:`send_mail_after_commit` queues it on the current unit of work: it
+  goes once the transaction commits (never for one rolled back, so a mailed
+  link always exists), and with an SMTP server it is delivered by a
+  background thread. The request that caused it does not wait for the mail
+  server, so a sign-in request for a known address answers as fast as one
+  for an unknown address: the timing does not tell who is a customer.
+
 The console fallback is for development only (DESIGN.md): it writes to
 standard output, never to the application log, because a message carries
-the recipient's address.
+the recipient's address. Failures are logged naming the server, never the
+recipient.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
 import smtplib
 import sys
+import threading
 from email.message import EmailMessage
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from consentmgr.config import SmtpSettings
+from consentmgr.extensions import db
 
 log = logging.getLogger(__name__)
+
+_OUTBOX = "consentmgr.outbox"  # Session.info key: messages waiting for the commit
 
 
 class MailError(RuntimeError):
@@ -22,19 +45,40 @@ class MailError(RuntimeError):
 
 
 def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message to one recipient."""
-    settings = current_app.extensions["consentmgr"].settings
-    smtp = settings.smtp
+    """Send a plain-text message to one recipient, now."""
+    smtp = current_app.extensions["consentmgr"].settings.smtp
+    _deliver(smtp, _compose(smtp, to, subject, body))
+
+
+def send_mail_after_commit(to: str, subject: str, body: str) -> None:
+    """Send a plain-text message once the current unit of work commits (see module doc)."""
+    smtp = current_app.extensions["consentmgr"].settings.smtp
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any statement still drops it
+    session.info.setdefault(_OUTBOX, []).append((smtp, _compose(smtp, to, subject, body)))
+
+
+def wait_for_mail(timeout: float = 10.0) -> bool:
+    """Block until every message queued so far was handed over (or failed); False on timeout."""
+    return _courier.wait(timeout)
+
+
+def _compose(smtp: SmtpSettings, to: str, subject: str, body: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = smtp.sender
     message["To"] = to
     message["Subject"] = subject
     message.set_content(body)
+    return message
+
+
+def _deliver(smtp: SmtpSettings, message: EmailMessage) -> None:
     if smtp.host is None:
         # Decoded body, not the wire form: quoted-printable would break long links.
         print(f"\n----- mail (CONSENTMGR_SMTP_HOST unset) -----\n"
-              f"From: {message['From']}\nTo: {to}\nSubject: {subject}\n\n{message.get_content()}"
-              "----- end of mail -----\n", file=sys.stdout, flush=True)
+              f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n\n"
+              f"{message.get_content()}----- end of mail -----\n", file=sys.stdout, flush=True)
         return
     try:
         with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as server:
@@ -47,3 +91,76 @@ def send_mail(to: str, subject: str, body: str) -> None:
         # Name the server, not the recipient.
         log.error("mail to the SMTP server %s:%s failed: %s", smtp.host, smtp.port, type(exc).__name__)
         raise MailError("The message could not be sent. Please try again later.") from None
+
+
+class _Courier:
+    """Delivers queued messages on one daemon thread per process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[tuple[SmtpSettings, EmailMessage] | None] = queue.Queue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, smtp: SmtpSettings, message: EmailMessage) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="consentmgr-mail",
+                                                daemon=True)
+                self._thread.start()
+            self._queue.put((smtp, message))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                _deliver(*item)
+            except MailError:
+                pass  # logged by _deliver, without the recipient
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive one bad message
+                log.error("mail delivery failed: %s", type(exc).__name__)
+            finally:
+                self._queue.task_done()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for the queue to empty (``Queue.join`` with a deadline)."""
+        done = threading.Event()
+        waiter = threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True)
+        waiter.start()
+        return done.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """At exit: let queued messages go out, for up to ``timeout`` seconds."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def reset(self) -> None:
+        """In a forked child: the parent's thread and queue are not ours."""
+        self._lock = threading.Lock()
+        self._queue = queue.Queue()
+        self._thread = None
+
+
+_courier = _Courier()
+atexit.register(_courier.stop)
+os.register_at_fork(after_in_child=_courier.reset)
+
+
+@event.listens_for(Session, "after_commit")
+def _send_outbox(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint released: the unit of work is not committed yet
+    for smtp, message in session.info.pop(_OUTBOX, ()):
+        if smtp.host is None:
+            _deliver(smtp, message)  # the console: nothing to wait for
+        else:
+            _courier.submit(smtp, message)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_outbox(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the unit of work, not a savepoint
+        session.info.pop(_OUTBOX, None)

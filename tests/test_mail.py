@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -74,3 +76,115 @@ def test_console_mail_keeps_long_links_on_one_line(tmp_path, capsys):
     with app.app_context():
         send_mail("ada@example.org", "Your link", f"Open {link}\n")
     assert link in capsys.readouterr().out
+
+
+# ------------------------------------------------ queued on the unit of work
+
+
+@pytest.fixture
+def mail_to(app, monkeypatch):
+    """``mail_to(port)``: the shared app mails to an SMTP server on that loopback port."""
+    import dataclasses
+
+    from consentmgr.config import SmtpSettings
+
+    def point(port: int) -> None:
+        runtime = app.extensions["consentmgr"]
+        settings = dataclasses.replace(runtime.settings,
+                                       smtp=SmtpSettings(host="127.0.0.1", port=port))
+        monkeypatch.setitem(app.extensions, "consentmgr",
+                            dataclasses.replace(runtime, settings=settings))
+
+    return point
+
+
+def test_a_queued_message_goes_after_the_commit_and_not_before(smtp_server, mail_to, db):
+    from consentmgr.mail import send_mail_after_commit, wait_for_mail
+
+    controller, inbox = smtp_server
+    mail_to(controller.port)
+    send_mail_after_commit("ada@example.org", "Your sign-in link", "Open https://example.org/x")
+    assert wait_for_mail() and inbox.messages == []  # not before the commit
+    db.session.commit()
+    assert wait_for_mail()
+    assert [m["To"] for m in inbox.messages] == ["ada@example.org"]
+
+
+def test_a_rolled_back_unit_of_work_sends_nothing_and_a_savepoint_does_not_send_early(
+        smtp_server, mail_to, db):
+    from consentmgr.mail import send_mail_after_commit, wait_for_mail
+
+    controller, inbox = smtp_server
+    mail_to(controller.port)
+    send_mail_after_commit("ada@example.org", "dropped", "body")
+    db.session.rollback()
+    db.session.commit()
+    assert wait_for_mail() and inbox.messages == []
+
+    send_mail_after_commit("bob@example.org", "kept", "body")
+    with db.session.begin_nested():
+        pass  # releasing a savepoint commits nothing yet
+    assert wait_for_mail() and inbox.messages == []
+    db.session.commit()
+    assert wait_for_mail()
+    assert [m["Subject"] for m in inbox.messages] == ["kept"]
+
+
+class BlockingInbox(Inbox):
+    """Holds every message until the test releases it."""
+
+    def __init__(self):
+        super().__init__()
+        self.received = threading.Event()
+        self.release = threading.Event()
+
+    def handle_message(self, message):
+        self.received.set()
+        self.release.wait(30)
+        super().handle_message(message)
+
+
+def test_the_sign_in_answer_does_not_wait_for_the_mail_server(mail_to, client, create_customer):
+    """A known address must not answer slower than an unknown one (who is a customer?)."""
+    from consentmgr.mail import wait_for_mail
+    from tests.portal.conftest import post_form
+
+    inbox = BlockingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        mail_to(controller.port)
+        customer = create_customer()
+        started = time.monotonic()
+        known = post_form(client, "/portal/sign-in", data={"email": customer.email})
+        answered_in = time.monotonic() - started
+        unknown = post_form(client, "/portal/sign-in", data={"email": "nobody@example.org"})
+
+        # Answered while the mail server still holds the message: delivery in
+        # the request would have blocked it (the SMTP timeout is 10 s).
+        assert known.status_code == unknown.status_code == 302
+        assert known.headers["Location"] == unknown.headers["Location"]
+        assert inbox.received.wait(10) and inbox.messages == []
+        assert answered_in < 5
+        inbox.release.set()
+        assert wait_for_mail()
+        assert [m["To"] for m in inbox.messages] == [customer.email]
+    finally:
+        inbox.release.set()
+        controller.stop()
+
+
+def test_a_mail_server_that_is_down_is_logged_without_the_recipient(
+        mail_to, client, create_customer, caplog):
+    from consentmgr.mail import wait_for_mail
+    from tests.portal.conftest import post_form
+
+    mail_to(free_port())  # nothing listens there
+    customer = create_customer()
+    known = post_form(client, "/portal/sign-in", data={"email": customer.email})
+    unknown = post_form(client, "/portal/sign-in", data={"email": "nobody@example.org"})
+    assert wait_for_mail()
+
+    assert known.status_code == unknown.status_code == 302 and known.data == unknown.data
+    assert "mail to the SMTP server 127.0.0.1" in caplog.text
+    assert customer.email not in caplog.text

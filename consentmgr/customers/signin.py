@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import re
 import secrets
 import uuid
@@ -30,9 +29,8 @@ from consentmgr.customers.services import find_by_email
 from consentmgr.errors import DomainError
 from consentmgr.extensions import db
 from consentmgr.keys.models import utcnow
-from consentmgr.mail import MailError, send_mail
+from consentmgr.mail import send_mail_after_commit
 
-log = logging.getLogger(__name__)
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
 # Spent and expired tokens are kept a while so a late click still gets
@@ -159,10 +157,11 @@ class SignInLink:
 def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignInLink | None:
     """Mail a single-use sign-in link if ``email`` belongs to a customer who can sign in.
 
-    Returns the link, or None when no link was sent. Callers must answer the
+    Returns the link, or None when no link was made. Callers must answer the
     same either way: whether an address is known is personal data in itself.
-    A mail failure is logged (without the address) and treated as "not sent"
-    for the same reason. Flushes; the caller commits.
+    The mail goes when the caller commits, from a background thread, so the
+    answer does not wait for the mail server either (see consentmgr.mail);
+    a mail failure is logged without the address. Flushes; the caller commits.
     """
     customer = find_by_email(email)
     if customer is None or customer.status == CustomerStatus.ERASED:
@@ -180,19 +179,15 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
     settings = current_app.extensions["consentmgr"].settings
     url = f"{settings.base_url}{LINK_PATH}{token}"
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
-    try:
-        send_mail(
-            customer.email,
-            "Your sign-in link for the privacy portal",
-            "Hello,\n\n"
-            "use this link to sign in to your privacy portal.\n"
-            f"It works once, for {minutes} minutes:\n\n{url}\n\n"
-            "If you did not ask for it, you can ignore this message:\n"
-            "nobody can sign in without the link.\n",
-        )
-    except MailError:
-        log.warning("a portal sign-in link could not be mailed")
-        return None
+    send_mail_after_commit(
+        customer.email,
+        "Your sign-in link for the privacy portal",
+        "Hello,\n\n"
+        "use this link to sign in to your privacy portal.\n"
+        f"It works once, for {minutes} minutes:\n\n{url}\n\n"
+        "If you did not ask for it, you can ignore this message:\n"
+        "nobody can sign in without the link.\n",
+    )
     return SignInLink(url=url, token=token, expires_at=expires)
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -82,6 +83,13 @@ class SmtpInbox(Message):
         """Messages received for ``address``, oldest first."""
         with self._lock:
             return [m for m in self._messages if m["To"] == address]
+
+    def wait_for(self, address: str, count: int, timeout: float = 10.0) -> list[Any]:
+        """Messages for ``address`` once there are ``count`` (mail leaves after the answer)."""
+        deadline = time.monotonic() + timeout
+        while len(messages := self.messages_to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return messages
 
 
 def _free_port() -> int:

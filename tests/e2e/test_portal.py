@@ -33,7 +33,7 @@ def demo_email(index: int) -> str:
 
 def mailed_link(smtp_inbox, email: str, before: int) -> str:
     """The sign-in link in the newest message to ``email`` (after ``before`` earlier ones)."""
-    messages = smtp_inbox.messages_to(email)
+    messages = smtp_inbox.wait_for(email, before + 1)
     assert len(messages) == before + 1, "exactly one new message was expected"
     body = messages[-1].get_payload(decode=True).decode()
     match = re.search(r"http://\S+/portal/sign-in/[A-Za-z0-9_-]+", body)
