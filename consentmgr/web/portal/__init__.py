@@ -5,7 +5,7 @@ them (GDPR Art. 15), correct it (Art. 16), give, withdraw or object per
 purpose (Arts. 7(3), 21), download signed receipts of their choices, and see
 which staff members accessed their record.
 
-Settings (``app.config``; defaults below, tests lower them):
+Settings (``app.config``, set from ``CONSENTMGR_<NAME>``; defaults below, tests lower them):
 
 * ``PORTAL_IDLE_MINUTES`` — sign out after this long without a request.
 * ``PORTAL_SIGN_IN_LIMIT_PER_ADDRESS`` — link requests per email address
