@@ -124,11 +124,10 @@ class _Courier:
                 self._queue.task_done()
 
     def wait(self, timeout: float) -> bool:
-        """Wait for the queue to empty (``Queue.join`` with a deadline)."""
-        done = threading.Event()
-        waiter = threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True)
-        waiter.start()
-        return done.wait(timeout)
+        """``Queue.join`` with a deadline: True once every queued message was handled."""
+        pending = self._queue
+        with pending.all_tasks_done:
+            return pending.all_tasks_done.wait_for(lambda: not pending.unfinished_tasks, timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """At exit: let queued messages go out, for up to ``timeout`` seconds."""
