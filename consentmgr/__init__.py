@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any, Mapping
 
 import sqlalchemy as sa
 from flask import Flask
 
-from consentmgr.config import PREFIX, ConfigError, Settings, load_settings
-from consentmgr.crypto import BlindIndexer, KeyConfigError
+from consentmgr.config import PREFIX, ConfigError, load_settings
+from consentmgr.crypto import KeyConfigError
 from consentmgr.extensions import csrf, db, limiter, migrate, tune_sqlite_engines
+from consentmgr.runtime import install, runtime
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """Per-application state the services need: settings and derived keys."""
-
-    settings: Settings
-    email_index: BlindIndexer
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,9 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.flask_config())
     if config is not None:
         app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith(PREFIX)})
-    app.extensions["consentmgr"] = Runtime(
-        settings=settings, email_index=BlindIndexer(settings.blind_index_keys, "email")
-    )
+    install(app, settings)
 
     # Import models so every table is registered before migrations run.
     from consentmgr import models  # noqa: F401
@@ -93,7 +83,7 @@ def _check_keys(app: Flask) -> None:
         try:
             if not sa.inspect(bind).has_table(DataKey.__tablename__):
                 return
-            check_master_keys(session, app.extensions["consentmgr"].settings.master_keys)
+            check_master_keys(session, runtime(app).master_keys)
         except sa.exc.OperationalError as exc:
             log.warning("could not check master keys at start-up: %s", type(exc).__name__)
         finally:

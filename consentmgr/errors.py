@@ -15,6 +15,9 @@ class DomainError(Exception):
 
     status = 400
     title = "Bad request"
+    # True when the service recorded the failed attempt in the audit trail
+    # before raising: the unit of work commits that entry, not the rest.
+    keeps_record = False
 
 
 class ValidationFailed(DomainError):

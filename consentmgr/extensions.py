@@ -13,6 +13,8 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase, MappedAsDataclass  # noqa: F401
 
+from consentmgr.runtime import bind_session, runtime
+
 KEYS_BIND = "keys"
 
 
@@ -25,6 +27,12 @@ class Session(FlaskSession):
     main transaction: a second connection to the same SQLite file would
     deadlock against the first.
     """
+
+    def __init__(self, db: SQLAlchemy, **kwargs: Any) -> None:
+        super().__init__(db, **kwargs)
+        # Opened inside an app context (Flask-SQLAlchemy scopes sessions to
+        # it): the services working in this session get that app's runtime.
+        bind_session(self, runtime())
 
     def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None, **kwargs: Any):
         if bind is None and KEYS_BIND not in self._db.engines:

@@ -9,16 +9,21 @@ tables are emptied after each test.
 from __future__ import annotations
 
 import base64
+import contextvars
 import os
 import uuid
 from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
+from flask import has_app_context
+from flask.testing import FlaskClient
 
 from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.extensions import db as _db
+
+pytest_plugins = ["tests.fixtures.staff"]
 
 PG_URL = os.environ.get("CONSENTMGR_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -28,6 +33,27 @@ TEST_INDEX_KEYS = "idx1:" + base64.b64encode(b"i" * 32).decode()
 TEST_AUDIT_SIGNING_KEY = base64.b64encode(b"a" * 32).decode()
 TEST_RECEIPT_SIGNING_KEY = base64.b64encode(b"r" * 32).decode()
 TEST_ACTOR = Actor("system", "test")
+
+
+postgresql_only = pytest.mark.postgresql_only
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) the SQLite runs of tests marked ``postgresql_only``.
+
+    For behaviour that exists only on PostgreSQL, such as the append-only
+    trigger or a second connection pool: on SQLite there is nothing to run.
+    """
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("postgresql_only") and params.get("database_url") != "postgresql":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def reset_postgres(url: str) -> None:
@@ -115,9 +141,32 @@ def db(ctx):
     return _db
 
 
+class RequestPerContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, ``g`` and session.
+
+    As under a real server: nothing a request leaves in ``g`` (a cached CSRF
+    token, the signed-in user) reaches the next one. What the test itself
+    added through ``db.session`` is committed first, so the request sees it,
+    and the test's objects are reloaded when it next reads them.
+    """
+
+    def open(self, *args: Any, **kwargs: Any):
+        if has_app_context():
+            _db.session.commit()
+        if self.preserve_context:  # ``with client:`` keeps the request's context on purpose
+            return super().open(*args, **kwargs)
+        context = contextvars.Context()
+        response = context.run(super().open, *args, **kwargs)
+        if response.is_streamed:
+            # A streamed body runs in the request's context too: read it there.
+            context.run(response.make_sequence)
+        return response
+
+
 @pytest.fixture
 def client(app, ctx):
-    """A test client (tables emptied after the test)."""
+    """A test client; each request runs in its own app context (tables emptied after the test)."""
+    app.test_client_class = RequestPerContextClient
     return app.test_client()
 
 

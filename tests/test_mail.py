@@ -147,7 +147,7 @@ class BlockingInbox(Inbox):
 def test_the_sign_in_answer_does_not_wait_for_the_mail_server(mail_to, client, create_customer):
     """A known address must not answer slower than an unknown one (who is a customer?)."""
     from consentmgr.mail import wait_for_mail
-    from tests.portal.conftest import post_form
+    from tests.web.portal.conftest import post_form
 
     inbox = BlockingInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
@@ -177,7 +177,7 @@ def test_the_sign_in_answer_does_not_wait_for_the_mail_server(mail_to, client, c
 def test_a_mail_server_that_is_down_is_logged_without_the_recipient(
         mail_to, client, create_customer, caplog):
     from consentmgr.mail import wait_for_mail
-    from tests.portal.conftest import post_form
+    from tests.web.portal.conftest import post_form
 
     mail_to(free_port())  # nothing listens there
     customer = create_customer()

@@ -22,6 +22,7 @@ from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
 from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_messages
 from consentmgr.extensions import db
+from consentmgr.runtime import of_session
 
 _details = CustomerDetailsSchema()
 _history = HistoryEntrySchema()
@@ -43,7 +44,7 @@ class CustomerErased(Conflict):
 
 def email_indexer() -> BlindIndexer:
     """The blind indexer for customer email addresses."""
-    return current_app.extensions["consentmgr"].email_index
+    return of_session(db.session).indexer("email")
 
 
 def _validate(schema, data: Mapping[str, Any], *, partial: bool = False) -> dict[str, Any]:

@@ -14,15 +14,6 @@ from consentmgr.audit.models import AuditEntry
 AGENT = Actor("staff", "5b0f3c1e-0000-4000-8000-000000000001", "agent", display_name="Agnes Agent")
 
 
-def postgresql_only(test: Callable) -> Callable:
-    """Run ``test`` on PostgreSQL only (deselected, not skipped, on SQLite).
-
-    For behaviour that exists only there, such as the append-only trigger.
-    """
-    test.postgresql_only = True
-    return test
-
-
 def recorder(db) -> Callable[..., list[AuditEntry]]:
     """``record(count, **overrides)`` records and commits staff views and reveals."""
     from consentmgr.audit.services import record

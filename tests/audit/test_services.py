@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from consentmgr.runtime import runtime
 from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
@@ -90,7 +91,7 @@ def test_equal_addresses_in_different_spellings_hash_alike(db):
 
 
 def test_client_hash_key_differs_from_the_email_index_key(app, db):
-    email_index = app.extensions["consentmgr"].email_index
+    email_index = runtime(app).indexer("email")
     assert hash_client_address("203.0.113.7") != email_index.compute("203.0.113.7")
 
 

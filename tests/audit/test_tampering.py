@@ -19,7 +19,8 @@ from consentmgr.audit.checkpoints import SignedCheckpoint
 from consentmgr.audit.models import AuditEntry
 from consentmgr.audit.services import create_checkpoint, record, verify_chain
 from consentmgr.crypto.signing import load_private_key
-from tests.audit.helpers import AGENT, postgresql_only
+from tests.audit.helpers import AGENT
+from tests.conftest import postgresql_only
 
 OPERATOR = Actor("system", "cli:audit checkpoint")
 ENTRIES = AuditEntry.__table__

@@ -9,7 +9,7 @@ import pytest
 
 from consentmgr.staff import services
 from consentmgr.staff.demo import DEMO_STAFF
-from tests.staff.fixtures import create_staff_user  # noqa: F401
+from tests.fixtures.staff import create_staff_user  # noqa: F401
 
 LINK = re.compile(r"(http\S+/staff/set-password/(\S+))")
 

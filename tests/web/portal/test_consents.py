@@ -13,7 +13,7 @@ from consentmgr.consent import services as ledger
 from consentmgr.consent.models import ConsentEvent
 from consentmgr.policies.services import current_version, document_of
 from tests.consent.conftest import CUSTOMER_ACTOR
-from tests.portal.conftest import csrf_from
+from tests.web.portal.conftest import csrf_from
 
 CONSENTS = "/portal/consents"
 

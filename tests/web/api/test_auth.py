@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.api.conftest import assert_problem
+from tests.web.api.conftest import assert_problem
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 

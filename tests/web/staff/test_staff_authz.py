@@ -19,9 +19,8 @@ import pytest
 from consentmgr.apiclients.services import create_client
 from consentmgr.staff import services
 from tests.conftest import TEST_ACTOR
-from tests.staff.fixtures import create_staff_user, fresh_g_per_request, sign_in_as  # noqa: F401
+from tests.fixtures.staff import create_staff_user, sign_in_as  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
 
 VISITORS = ("anonymous", "customer", "pending", "agent", "dpo", "admin")
 SIGN_IN = "/staff/sign-in"

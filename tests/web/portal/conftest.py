@@ -10,7 +10,6 @@ import re
 from typing import Any
 
 import pytest
-from flask import g, request_started
 
 from consentmgr.customers.signin import request_sign_in_link
 
@@ -30,23 +29,6 @@ def post_form(client, page: str, action: str | None = None, data: dict[str, Any]
     """GET ``page``, then POST ``data`` with that page's CSRF token to ``action`` (or ``page``)."""
     token = csrf_from(client.get(page).data)
     return client.post(action or page, data={"csrf_token": token, **(data or {})}, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def fresh_g_per_request(app):
-    """Give every request its own ``g``, as in production.
-
-    The test client reuses the app context the test pushed, so ``g`` would
-    outlive a request, and with it Flask-WTF's cached CSRF token for a
-    session that sign-in or sign-out has since cleared.
-    """
-    def reset(sender, **extra):
-        for name in list(g):
-            g.pop(name)
-
-    request_started.connect(reset, app)
-    yield
-    request_started.disconnect(reset, app)
 
 
 @pytest.fixture

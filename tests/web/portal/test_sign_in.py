@@ -16,7 +16,7 @@ from consentmgr.customers import signin
 from consentmgr.customers.services import erase_customer
 from consentmgr.customers.signin import PortalSignInToken
 from tests.conftest import TEST_ACTOR
-from tests.portal.conftest import csrf_from, link_path, mail_link, post_form
+from tests.web.portal.conftest import csrf_from, link_path, mail_link, post_form
 
 SIGN_IN = "/portal/sign-in"
 ANSWER = ("If that address belongs to an account, we have sent a sign-in link; "

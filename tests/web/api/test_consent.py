@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import assert_problem
+from tests.web.api.conftest import assert_problem
 from tests.conftest import TEST_ACTOR
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.api.conftest import assert_problem
+from tests.web.api.conftest import assert_problem
 
 HISTORY = {"occurred_at": "2026-03-02T10:15:00Z", "channel": "web", "kind": "purchase",
            "data_category": "orders", "summary": "Order 1234: seeds"}

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from consentmgr.consent.models import ConsentEvent
 from consentmgr.customers.models import Customer
 from consentmgr.customers.signin import PortalSignInToken
-from tests.portal.conftest import mail_link
+from tests.web.portal.conftest import mail_link
 
 SIGNED_IN_FORMS = [
     ("/portal/details", {"name": "Mallory", "email": "mallory@example.org", "language": "en"}),

@@ -6,7 +6,7 @@ import datetime as dt
 
 import time_machine
 
-from tests.api.conftest import assert_problem
+from tests.web.api.conftest import assert_problem
 
 
 def _post(client, headers, body, key):

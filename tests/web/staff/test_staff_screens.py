@@ -16,14 +16,12 @@ from consentmgr.audit.models import AuditEntry
 from consentmgr.audit.services import record
 from consentmgr.consent.models import ConsentEvent
 from consentmgr.staff import services
-from tests.staff.fixtures import (  # noqa: F401
+from tests.fixtures.staff import (  # noqa: F401
     create_staff_user,
     csrf_token,
-    fresh_g_per_request,
     sign_in_as,
 )
 
-pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
 
 PERSON = {"email": "ada.example@example.org", "name": "Ada Example", "phone": "+44 20 7946 0958",
           "postal_address": "1 Example Street\nLondon", "date_of_birth": "1985-04-12"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import assert_problem
+from tests.web.api.conftest import assert_problem
 
 
 def test_policies_are_listed_newest_first_with_their_status(client, policy):

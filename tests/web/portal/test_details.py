@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from consentmgr.customers.models import Customer
-from tests.portal.conftest import csrf_from
+from tests.web.portal.conftest import csrf_from
 
 DETAILS = "/portal/details"
 

@@ -11,7 +11,7 @@ from consentmgr.consent import receipts
 from consentmgr.consent import services as ledger
 from consentmgr.crypto.signing import SignatureInvalid
 from tests.consent.conftest import CUSTOMER_ACTOR
-from tests.portal.conftest import csrf_from
+from tests.web.portal.conftest import csrf_from
 
 VERIFY = "/portal/receipts/verify"
 

@@ -15,14 +15,12 @@ from consentmgr.audit.models import AuditEntry
 from consentmgr.staff import services
 from consentmgr.staff.models import StaffUser
 from tests.conftest import TEST_ACTOR
-from tests.staff.fixtures import (  # noqa: F401
+from tests.fixtures.staff import (  # noqa: F401
     create_staff_user,
     csrf_token,
-    fresh_g_per_request,
     sign_in_as,
 )
 
-pytestmark = pytest.mark.usefixtures("fresh_g_per_request")
 
 
 def _post(client, path: str, **data):

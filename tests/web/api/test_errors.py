@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import PROBLEM_JSON, assert_problem
+from tests.web.api.conftest import PROBLEM_JSON, assert_problem
 from tests.conftest import base_config
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"

@@ -1,0 +1,73 @@
+"""Column types and statements every area shares, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """``value`` as an aware UTC datetime; a naive value is taken to be UTC already."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+class TZDateTime(sa.types.TypeDecorator):
+    """A timestamp stored with its zone and always read back as aware UTC.
+
+    PostgreSQL keeps the zone; SQLite has none and hands back naive values.
+    Every timestamp here is written in UTC, so reading one as UTC is exact,
+    and no caller needs its own "naive means UTC" helper.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        if value is not None and value.tzinfo is not None and dialect.name == "sqlite":
+            return value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
+        return as_utc(value)
+
+
+def _insert_for(session: Session, table: sa.Table):
+    dialect = session.get_bind(clause=table).dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect}")
+
+
+def upsert(session: Session, table: sa.Table, values: Mapping[str, Any], *,
+           key: Iterable[str], update: Iterable[str] | None = None) -> None:
+    """Insert ``values``, or update the row with the same ``key`` columns.
+
+    ``update`` names the columns a conflict overwrites (default: every
+    column outside the key); an empty ``update`` leaves the existing row as
+    it is (``ON CONFLICT DO NOTHING``, which waits for a concurrent insert
+    of the same key and then yields to it).
+    """
+    key = list(key)
+    statement = _insert_for(session, table).values(dict(values))
+    columns = [c for c in values if c not in key] if update is None else list(update)
+    if columns:
+        statement = statement.on_conflict_do_update(
+            index_elements=key, set_={c: statement.excluded[c] for c in columns})
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=key)
+    session.execute(statement)
