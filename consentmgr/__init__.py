@@ -65,6 +65,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     register_error_pages(app)
 
+    from consentmgr.web.links import web_links
+
+    runtime(app).links = web_links(app, settings.base_url)
+
     from consentmgr.cli import register_commands
 
     register_commands(app)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Protocol
 
 from cachetools import TTLCache
 from flask import Flask, current_app
@@ -85,13 +85,34 @@ class SharedCache:
             self._data.clear()
 
 
-@dataclass(frozen=True)
+class Links(Protocol):
+    """Absolute URLs of the pages that mails and receipts point to.
+
+    Services need these links but must not know the web's paths: the web
+    layer provides them (``consentmgr.web.links``) when the app is assembled.
+    """
+
+    def portal_sign_in(self, token: str) -> str:
+        """The page that redeems a portal sign-in token."""
+
+    def staff_set_password(self, token: str) -> str:
+        """The page where a staff member sets a password with a one-time token."""
+
+    def policy(self, version: str) -> str:
+        """A published policy version."""
+
+    def home(self) -> str:
+        """The controller's public home page."""
+
+
+@dataclass
 class Runtime:
-    """Per-application state: settings, the keys derived from them, shared caches."""
+    """Per-application state: settings, the keys derived from them, shared caches, links."""
 
     settings: Settings
     indexers: dict[str, BlindIndexer]
     caches: dict[str, SharedCache] = field(default_factory=dict)
+    links: Links | None = None
 
     @property
     def master_keys(self) -> KeyRing:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.extensions import db
-from consentmgr.keys.models import utcnow
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class ApiClient(db.Model):
@@ -31,10 +31,10 @@ class ApiClient(db.Model):
     # is enough (nothing to brute-force) and keeps authentication cheap.
     key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(sa.String(128))
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    last_used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     @property
     def active(self) -> bool:
@@ -65,7 +65,7 @@ class IdempotencyRecord(db.Model):
     status_code: Mapped[int] = mapped_column(sa.SmallInteger)
     response_body: Mapped[str] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(255))
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow,
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow,
                                                     index=True)
 
 
@@ -87,4 +87,4 @@ class ExternalRef(db.Model):
     external_ref: Mapped[str] = mapped_column(sa.String(128))
     customer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)

@@ -1,9 +1,9 @@
 """Names of audited actions and outcomes.
 
-The set is open: any name matching :data:`ACTION_PATTERN` can be recorded
-(``area.verb``, lower case, dots and hyphens), so a new feature does not
-have to edit this file first. The constants below are the names the
-application uses; prefer them to string literals so a typo fails at import.
+Every action the application records is a constant here, and only here
+(``tests/audit/test_actions.py`` checks that no other module spells one
+out). A name is ``area.verb``: lower case, dots and hyphens
+(:data:`ACTION_PATTERN`). A new feature adds its names to this file.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ STAFF_SIGN_OUT = "staff.sign-out"
 STAFF_CREATED = "staff.created"
 STAFF_ROLE_CHANGED = "staff.role-changed"
 STAFF_DEACTIVATED = "staff.deactivated"
+STAFF_PASSWORD_SET = "staff.password-set"
+STAFF_PASSWORD_LINK_ISSUED = "staff.password-link-issued"
+STAFF_TOTP_ENROLLED = "staff.totp-enrolled"
+STAFF_ACCESS_DENIED = "staff.access-denied"  # a screen outside the staff member's role
 
 # Customer records.
 CUSTOMER_SEARCH = "customer.search"
@@ -40,6 +44,7 @@ CUSTOMER_ERASED = "customer.erased"
 # Consent ledger.
 CONSENT_GRANTED = "consent.granted"
 CONSENT_WITHDRAWN = "consent.withdrawn"
+CONSENT_REFUSED = "consent.refused"  # a Global Privacy Control opt-out before any consent
 CONSENT_OBJECTED = "consent.objected"
 CONSENT_RENEWAL_REQUIRED = "consent.renewal-required"
 
@@ -54,6 +59,7 @@ PORTAL_SIGN_IN_FAILED = "portal.sign-in-failed"
 
 # API.
 API_CUSTOMER_READ = "api.customer.read"
+API_CUSTOMER_LOOKUP = "api.customer.lookup"
 API_CLIENT_CREATED = "api-client.created"
 API_CLIENT_REVOKED = "api-client.revoked"
 
@@ -65,6 +71,11 @@ REQUEST_REJECTED = "request.rejected"
 
 # The audit trail itself.
 AUDIT_CHECKPOINT = "audit.checkpoint"
+AUDIT_EXPORTED = "audit.exported"
+
+# What the change feed (GET /api/v1/events) tells downstream systems.
+FEED_ACTIONS = (CONSENT_GRANTED, CONSENT_WITHDRAWN, CONSENT_REFUSED, CONSENT_OBJECTED,
+                CUSTOMER_RESTRICTED, CUSTOMER_UNRESTRICTED, CUSTOMER_ERASED)
 
 # What the customer's "Who has accessed my data" page lists: a staff member
 # looking at their record or revealing one of its fields.

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.extensions import db
+from consentmgr.sql import TZDateTime
 
 GENESIS_HASH = "0" * 64  # the "previous hash" of entry 1
 
@@ -31,7 +32,7 @@ class AuditEntry(db.Model):
     __tablename__ = "audit_entries"
 
     sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
-    occurred_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime, index=True)
     actor_type: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(sa.String(64), index=True)
     actor_role: Mapped[str | None] = mapped_column(sa.String(32))
@@ -115,7 +116,7 @@ class AuditCheckpoint(db.Model):
 
     sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     head_hash: Mapped[str] = mapped_column(sa.String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
     key_id: Mapped[str] = mapped_column(sa.String(64))
     jws: Mapped[str] = mapped_column(sa.Text)
 

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from consentmgr.crypto.codecs import TEXT
 from consentmgr.customers.models import Customer
 from consentmgr.extensions import db
-from consentmgr.keys.fields import Ciphertext, EncryptedField, EncryptedRecord
-from consentmgr.keys.models import utcnow
+from consentmgr.keys.fields import EncryptedField, EncryptedRecord
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class ConsentAction(enum.StrEnum):
@@ -88,9 +88,9 @@ class ConsentEvent(EncryptedRecord, db.Model):
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 16))
     actor_type: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(sa.String(64))
-    occurred_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     # When the choice was made, if collected elsewhere before reaching us.
-    collected_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    collected_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     gpc: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # Client details only as keyed hashes (never the address or user agent).
     evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
@@ -98,7 +98,6 @@ class ConsentEvent(EncryptedRecord, db.Model):
 
     # A free-text evidence note (e.g. "phone call, ticket 4711") may name
     # people, so it is encrypted under the customer's key like their fields.
-    _note: Mapped[bytes | None] = mapped_column("note", Ciphertext)
     note = EncryptedField(TEXT)
 
     customer: Mapped[Customer] = relationship()
@@ -127,7 +126,7 @@ class ConsentState(db.Model):
     policy_version: Mapped[str] = mapped_column(sa.String(64))
     notice_hash: Mapped[str] = mapped_column(sa.String(64))
     event_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
-    updated_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
 
 
 class LedgerIsAppendOnly(RuntimeError):

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentmgr.crypto.codecs import DATE, JSON, TEXT
 from consentmgr.extensions import db
-from consentmgr.keys.fields import Ciphertext, EncryptedField, EncryptedRecord, is_new
-from consentmgr.keys.models import utcnow
+from consentmgr.keys.fields import EncryptedField, EncryptedRecord, is_new
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class CustomerStatus(enum.StrEnum):
@@ -36,17 +36,10 @@ class Customer(EncryptedRecord, db.Model):
     )
     # Keyed HMAC of the normalised address: exact lookup without decrypting.
     email_index: Mapped[str | None] = mapped_column(sa.String(80), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
-        sa.DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        TZDateTime, default=utcnow, onupdate=utcnow
     )
-
-    _email: Mapped[bytes | None] = mapped_column("email", Ciphertext)
-    _name: Mapped[bytes | None] = mapped_column("name", Ciphertext)
-    _phone: Mapped[bytes | None] = mapped_column("phone", Ciphertext)
-    _postal_address: Mapped[bytes | None] = mapped_column("postal_address", Ciphertext)
-    _date_of_birth: Mapped[bytes | None] = mapped_column("date_of_birth", Ciphertext)
-    _preferences: Mapped[bytes | None] = mapped_column("preferences", Ciphertext)
 
     email = EncryptedField(TEXT)
     name = EncryptedField(TEXT)
@@ -81,14 +74,11 @@ class HistoryEntry(EncryptedRecord, db.Model):
     customer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
-    occurred_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime, index=True)
     channel: Mapped[str] = mapped_column(sa.String(32))
     kind: Mapped[str] = mapped_column(sa.String(32))
     data_category: Mapped[str] = mapped_column(sa.String(64), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-
-    _summary: Mapped[bytes | None] = mapped_column("summary", Ciphertext)
-    _details: Mapped[bytes | None] = mapped_column("details", Ciphertext)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
 
     summary = EncryptedField(TEXT)
     details = EncryptedField(JSON)

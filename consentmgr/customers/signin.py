@@ -28,7 +28,7 @@ from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import find_by_email
 from consentmgr.errors import DomainError
 from consentmgr.extensions import db
-from consentmgr.keys.models import utcnow
+from consentmgr.sql import TZDateTime, utcnow
 from consentmgr.mail import send_mail_after_commit
 
 
@@ -55,9 +55,9 @@ class PortalSignInToken(db.Model):
     )
     # SHA-256 (hex) of the token; the token itself exists only in the mailed link.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     def __repr__(self) -> str:
         return f"<PortalSignInToken {self.id} used={self.used_at is not None}>"

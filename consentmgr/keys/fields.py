@@ -1,10 +1,11 @@
 """Encrypted model attributes.
 
-A model declares the stored ciphertext as a private ``Ciphertext`` column
-and exposes the clear value through :class:`EncryptedField`::
+A model declares each encrypted attribute once::
 
-    _email: Mapped[bytes | None] = mapped_column("email", Ciphertext)
     email = EncryptedField(TEXT)
+
+which maps a ``Ciphertext`` column named ``email`` to the private
+attribute ``_email`` and exposes the clear value as ``email``.
 
 Setting ``customer.email`` encrypts at once under the owner's data key;
 reading decrypts with the key unwrapped for this unit of work. Only fields
@@ -27,13 +28,13 @@ import uuid
 from typing import Any, Iterator
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, mapped_column, object_session
 
 from consentmgr.crypto import DecryptionError, FieldCipher, KeyConfigError, read_header
 from consentmgr.crypto.codecs import Codec
 from consentmgr.extensions import db
 from consentmgr.keys.services import DataKeyCache, key_cache
-from consentmgr.keys.types import Ciphertext  # noqa: F401  (re-exported for models)
+from consentmgr.keys.types import Ciphertext
 
 # The row's context, in the instance's __dict__. It is valid while the key
 # cache's epoch is unchanged: the epoch moves when the unit of work ends or
@@ -121,6 +122,10 @@ class EncryptedField:
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
         self.storage = f"_{name}"
+        # Runs while the class is being created, before SQLAlchemy's
+        # declarative scan: the column is mapped as if declared beside us.
+        if self.storage not in owner.__dict__:
+            setattr(owner, self.storage, mapped_column(name, Ciphertext))
 
     def _column(self, cls: type) -> tuple[str, str, bytes]:
         """Table name, column name, and the associated-data prefix for them."""

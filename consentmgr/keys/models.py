@@ -10,11 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.extensions import KEYS_BIND, db
 from consentmgr.keys.types import Ciphertext
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware UTC."""
-    return dt.datetime.now(dt.timezone.utc)
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class DataKey(db.Model):
@@ -32,5 +28,5 @@ class DataKey(db.Model):
     version: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     master_key_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     wrapped: Mapped[bytes | None] = mapped_column(Ciphertext)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    destroyed_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)

@@ -28,7 +28,8 @@ from consentmgr.crypto import (
     unwrap_data_key,
     wrap_data_key,
 )
-from consentmgr.keys.models import DataKey, utcnow
+from consentmgr.keys.models import DataKey
+from consentmgr.sql import utcnow
 
 _CACHE = "consentmgr.data_keys"
 _BATCH = 500  # below SQLite's default bound-parameter limit

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consentmgr.extensions import db
-from consentmgr.keys.models import utcnow
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class PurposeChangeKind(enum.StrEnum):
@@ -58,7 +58,7 @@ class PolicyVersion(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     document: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     source: Mapped[str] = mapped_column(sa.String(255))
-    published_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
     # The actor's opaque id (``system:cli:policies publish``), never a person's email.
     published_by: Mapped[str] = mapped_column(sa.String(128))
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.crypto.codecs import TEXT
 from consentmgr.extensions import db
-from consentmgr.keys.fields import Ciphertext, EncryptedField, EncryptedRecord, is_new
-from consentmgr.keys.models import utcnow
+from consentmgr.keys.fields import EncryptedField, EncryptedRecord, is_new
+from consentmgr.sql import TZDateTime, utcnow
 
 
 class StaffRole(enum.StrEnum):
@@ -51,13 +51,9 @@ class StaffUser(EncryptedRecord, db.Model):
     # The last TOTP time step accepted: a code is good for one sign-in only.
     totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
     active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-    deactivated_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
-
-    _email: Mapped[bytes | None] = mapped_column("email", Ciphertext)
-    _display_name: Mapped[bytes | None] = mapped_column("display_name", Ciphertext)
-    _totp_secret: Mapped[bytes | None] = mapped_column("totp_secret", Ciphertext)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     email = EncryptedField(TEXT)
     display_name = EncryptedField(TEXT)
@@ -80,9 +76,9 @@ class PasswordToken(db.Model):
     staff_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(sa.DateTime(timezone=True))
-    used_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     def __repr__(self) -> str:
         return f"<PasswordToken for {self.staff_id}>"

@@ -37,7 +37,7 @@ from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, KeyRing, normalise_email
 from consentmgr.errors import Conflict, DomainError, NotFound, ValidationFailed
 from consentmgr.extensions import db
-from consentmgr.keys.models import utcnow
+from consentmgr.sql import utcnow
 from consentmgr.staff.models import PasswordToken, StaffRole, StaffUser
 
 PASSWORD_LINK_LIFETIME = dt.timedelta(hours=48)
