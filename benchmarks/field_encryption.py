@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from consentmgr import create_app  # noqa: E402
 from consentmgr.customers.models import Customer, CustomerStatus  # noqa: E402
 from consentmgr.extensions import db  # noqa: E402
-from consentmgr.keys.models import DataKey, utcnow  # noqa: E402
+from consentmgr.keys.models import DataKey  # noqa: E402
+from consentmgr.sql import utcnow  # noqa: E402
 
 FIELDS = ("email", "name", "phone", "postal_address", "date_of_birth")
 SAU_KEY = os.urandom(32)

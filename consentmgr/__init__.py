@@ -9,10 +9,22 @@ from typing import Any, Mapping
 import sqlalchemy as sa
 from flask import Flask
 
+# ``models`` imports every model, so every table is registered before migrations run.
+from consentmgr import models  # noqa: F401
+from consentmgr.cli import register_commands
 from consentmgr.config import PREFIX, ConfigError, load_settings
 from consentmgr.crypto import KeyConfigError
 from consentmgr.extensions import csrf, db, limiter, migrate, tune_sqlite_engines
+from consentmgr.keys.models import DataKey
+from consentmgr.keys.services import check_master_keys
 from consentmgr.runtime import install, runtime
+from consentmgr.web.api import init_api
+from consentmgr.web.errors import register_error_pages
+from consentmgr.web.links import web_links
+from consentmgr.web.portal import bp as portal_bp
+from consentmgr.web.portal import wellknown_bp
+from consentmgr.web.public import bp as public_bp
+from consentmgr.web.staff import bp as staff_bp
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "migrations")
@@ -33,9 +45,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith(PREFIX)})
     install(app, settings)
 
-    # Import models so every table is registered before migrations run.
-    from consentmgr import models  # noqa: F401
-
     db.init_app(app)
     with app.app_context():
         tune_sqlite_engines()
@@ -43,34 +52,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
 
-    from consentmgr.web.public import bp as public_bp
-
-    app.register_blueprint(public_bp)
-
-    from consentmgr.web.portal import bp as portal_bp
-    from consentmgr.web.portal import wellknown_bp
-
-    app.register_blueprint(portal_bp)
-    app.register_blueprint(wellknown_bp)
-
-    from consentmgr.web.staff import bp as staff_bp
-
-    app.register_blueprint(staff_bp)
-
-    from consentmgr.web.api import init_api
-
+    for blueprint in (public_bp, portal_bp, wellknown_bp, staff_bp):
+        app.register_blueprint(blueprint)
     init_api(app)
-
-    from consentmgr.web.errors import register_error_pages
-
     register_error_pages(app)
-
-    from consentmgr.web.links import web_links
-
+    # Services build links for mails and receipts from the routes just registered.
     runtime(app).links = web_links(app, settings.base_url)
-
-    from consentmgr.cli import register_commands
-
     register_commands(app)
     _check_keys(app)
     return app
@@ -78,9 +65,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 def _check_keys(app: Flask) -> None:
     """Fail at start-up, not at the first customer, when the master key is wrong."""
-    from consentmgr.keys.models import DataKey
-    from consentmgr.keys.services import check_master_keys
-
     with app.app_context():
         session = db.session
         bind = session.get_bind(clause=DataKey.__table__)

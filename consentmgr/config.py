@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from limits import parse_many
+
 from consentmgr.crypto import KeyConfigError, KeyRing, generate_keyring, parse_keyring
 from consentmgr.crypto.signing import PrivateKey, generate_private_key_text, load_private_key
 
@@ -284,8 +286,6 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
 
 
 def _rate_limit(value: str, name: str) -> str:
-    from limits import parse_many
-
     try:
         parse_many(value)
     except ValueError:

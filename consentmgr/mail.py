@@ -3,13 +3,15 @@
 Two ways to send:
 
 * :func:`send_mail` hands one message to the server now and raises
-  :class:`MailError` if it cannot.
+  :class:`MailError` if it cannot; the caller passes the SMTP settings
+  (a boundary: ``runtime().settings.smtp``).
 * :func:`send_mail_after_commit` queues it on the current unit of work: it
   goes once the transaction commits (never for one rolled back, so a mailed
   link always exists), and with an SMTP server it is delivered by a
   background thread. The request that caused it does not wait for the mail
   server, so a sign-in request for a known address answers as fast as one
-  for an unknown address: the timing does not tell who is a customer.
+  for an unknown address: the timing does not tell who is a customer. The
+  SMTP settings are those of the app the unit of work's session belongs to.
 
 The console fallback is for development only (DESIGN.md): it writes to
 standard output, never to the application log, because a message carries
@@ -28,12 +30,12 @@ import sys
 import threading
 from email.message import EmailMessage
 
-from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from consentmgr.config import SmtpSettings
 from consentmgr.extensions import db
+from consentmgr.runtime import of_session
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +46,15 @@ class MailError(RuntimeError):
     """The message could not be handed to the mail server."""
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
-    """Send a plain-text message to one recipient, now."""
-    smtp = current_app.extensions["consentmgr"].settings.smtp
+def send_mail(to: str, subject: str, body: str, *, smtp: SmtpSettings) -> None:
+    """Send a plain-text message to one recipient, now, through ``smtp``."""
     _deliver(smtp, _compose(smtp, to, subject, body))
 
 
 def send_mail_after_commit(to: str, subject: str, body: str) -> None:
     """Send a plain-text message once the current unit of work commits (see module doc)."""
-    smtp = current_app.extensions["consentmgr"].settings.smtp
     session = db.session()
+    smtp = of_session(session).settings.smtp
     if not session.in_transaction():
         session.begin()  # so that a rollback before any statement still drops it
     session.info.setdefault(_OUTBOX, []).append((smtp, _compose(smtp, to, subject, body)))

@@ -107,7 +107,7 @@ def app(database_url, tmp_path_factory):
 def _empty_tables(application) -> None:
     from consentmgr.consent.services import forget_catalogues
 
-    forget_catalogues()
+    forget_catalogues(application)
     with application.app_context():
         _db.session.remove()
         for metadata in _db.metadatas.values():

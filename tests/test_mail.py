@@ -12,6 +12,7 @@ from aiosmtpd.handlers import Message
 
 from consentmgr import create_app
 from consentmgr.mail import MailError, send_mail
+from consentmgr.runtime import runtime
 from tests.conftest import base_config
 
 
@@ -45,8 +46,8 @@ def test_message_is_delivered_over_smtp(smtp_server, tmp_path):
                                  CONSENTMGR_SMTP_HOST="127.0.0.1",
                                  CONSENTMGR_SMTP_PORT=str(controller.port),
                                  CONSENTMGR_SMTP_FROM="privacy@northwind.example"))
-    with app.app_context():
-        send_mail("ada@example.org", "Your sign-in link", "Open https://example.org/x")
+    send_mail("ada@example.org", "Your sign-in link", "Open https://example.org/x",
+              smtp=runtime(app).settings.smtp)
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == "ada@example.org" and message["From"] == "privacy@northwind.example"
@@ -57,15 +58,15 @@ def test_unreachable_server_is_a_clear_error_without_the_recipient_in_the_log(tm
     app = create_app(base_config(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path),
                                  CONSENTMGR_SMTP_HOST="127.0.0.1",
                                  CONSENTMGR_SMTP_PORT=str(free_port())))
-    with app.app_context(), pytest.raises(MailError, match="could not be sent"):
-        send_mail("ada@example.org", "subject", "body")
+    with pytest.raises(MailError, match="could not be sent"):
+        send_mail("ada@example.org", "subject", "body", smtp=runtime(app).settings.smtp)
     assert caplog.records and "ada@example.org" not in caplog.text
 
 
 def test_without_smtp_the_message_is_printed_not_logged(tmp_path, capsys, caplog):
     app = create_app(base_config(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path)))
-    with app.app_context():
-        send_mail("ada@example.org", "Your link", "https://example.org/x")
+    send_mail("ada@example.org", "Your link", "https://example.org/x",
+              smtp=runtime(app).settings.smtp)
     assert "https://example.org/x" in capsys.readouterr().out
     assert "ada@example.org" not in caplog.text
 
@@ -73,8 +74,7 @@ def test_without_smtp_the_message_is_printed_not_logged(tmp_path, capsys, caplog
 def test_console_mail_keeps_long_links_on_one_line(tmp_path, capsys):
     app = create_app(base_config(f"sqlite:///{tmp_path / 'm.db'}", str(tmp_path)))
     link = "http://127.0.0.1:5000/portal/sign-in/" + "x" * 120
-    with app.app_context():
-        send_mail("ada@example.org", "Your link", f"Open {link}\n")
+    send_mail("ada@example.org", "Your link", f"Open {link}\n", smtp=runtime(app).settings.smtp)
     assert link in capsys.readouterr().out
 
 
@@ -88,12 +88,17 @@ def mail_to(app, monkeypatch):
 
     from consentmgr.config import SmtpSettings
 
+    from consentmgr.extensions import db
+    from consentmgr.runtime import bind_session
+
     def point(port: int) -> None:
-        runtime = app.extensions["consentmgr"]
-        settings = dataclasses.replace(runtime.settings,
+        state = runtime(app)
+        settings = dataclasses.replace(state.settings,
                                        smtp=SmtpSettings(host="127.0.0.1", port=port))
-        monkeypatch.setitem(app.extensions, "consentmgr",
-                            dataclasses.replace(runtime, settings=settings))
+        pointed = dataclasses.replace(state, settings=settings)
+        monkeypatch.setitem(app.extensions, "consentmgr", pointed)
+        # Queued mail takes its settings from the session's app (see consentmgr.mail).
+        bind_session(db.session(), pointed)
 
     return point
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from consentmgr.audit.models import AuditEntry
 from consentmgr.customers import services
 from tests.conftest import TEST_ACTOR
 
@@ -66,17 +67,43 @@ def test_no_marker_in_any_row_read_with_raw_sql(db):
     assert services.find_by_email(m["email"]).name == m["name"] + "X"
 
 
-def test_no_marker_in_the_sqlite_file_bytes(db):
-    m = _store_marked_customer(db)
-    if db.engine.dialect.name != "sqlite":
-        # PostgreSQL is covered by the raw-SQL test above; its files are not ours to read.
-        assert db.engine.dialect.name == "postgresql"
-        return
+def _sqlite_file_bytes(db) -> bytes:
+    """The database file and its write-ahead log, as they are on disk."""
     db.session.remove()
     db.engine.dispose()
     path = Path(db.engine.url.database)
-    data = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-    assert len(data) > 0
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+
+
+def _postgresql_file_bytes(db) -> bytes:
+    """Every table, TOAST table and index file of the schema, as the server stores them.
+
+    ``CHECKPOINT`` first writes every changed page to those files; the test
+    role is a superuser, which reading server files needs.
+    """
+    db.session.commit()
+    with db.engine.connect() as conn:
+        conn.execute(sa.text("CHECKPOINT"))
+        paths = conn.scalars(sa.text(
+            "SELECT pg_relation_filepath(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'i') "
+            "UNION SELECT pg_relation_filepath(c.reltoastrelid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.reltoastrelid <> 0")).all()
+        return b"".join(conn.scalar(sa.text("SELECT pg_read_binary_file(:path)"), {"path": path})
+                        for path in paths if path)
+
+
+def test_no_marker_in_the_database_files(db):
+    m = _store_marked_customer(db)
+    # Stored as plain text: finding it shows the scan sees what this test wrote.
+    last_hash = db.session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.sequence.desc()))
+    if db.engine.dialect.name == "sqlite":
+        data = _sqlite_file_bytes(db)
+    else:
+        data = _postgresql_file_bytes(db)
+    assert last_hash.encode() in data
     assert [n for n in _needles(m) if n in data] == []
 
 

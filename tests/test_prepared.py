@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from consentmgr.actors import Actor
 from consentmgr.consent import services as consent
+from consentmgr.consent.checks import CHECK_QUERY
 from consentmgr.prepared import PreparedSelect
+from tests.conftest import postgresql_only
 
 ACTOR = Actor("system", "test")
 
@@ -22,9 +24,9 @@ def test_it_answers_as_the_orm_would(db, publish_policy_files, create_customer):
     db.session.commit()
     params = {"customer_id": customer.id, "purpose": "marketing-email"}
 
-    expected = tuple(db.session.execute(consent._CHECK_QUERY.statement, params).one())
+    expected = tuple(db.session.execute(CHECK_QUERY.statement, params).one())
     db.session.rollback()
-    got = consent._CHECK_QUERY.first(db.engine, params)
+    got = CHECK_QUERY.first(db.engine, params)
 
     assert got == expected
     customer_status, state_status, policy_version, updated_at = got
@@ -32,12 +34,13 @@ def test_it_answers_as_the_orm_would(db, publish_policy_files, create_customer):
     assert str(getattr(state_status, "value", state_status)) == "given"
     assert policy_version
     assert isinstance(updated_at, dt.datetime)
+    assert updated_at.utcoffset() == dt.timedelta(0)  # the column type's result processing applies
 
 
 def test_no_row_is_none(db, publish_policy_files):
     publish_policy_files()
     params = {"customer_id": uuid.uuid4(), "purpose": "marketing-email"}
-    assert consent._CHECK_QUERY.first(db.engine, params) is None
+    assert CHECK_QUERY.first(db.engine, params) is None
 
 
 def test_the_check_inside_a_unit_of_work_sees_its_uncommitted_changes(
@@ -51,20 +54,27 @@ def test_the_check_inside_a_unit_of_work_sees_its_uncommitted_changes(
     assert consent.check_consent(customer.id, "marketing-email").allowed is False
 
 
-def test_a_connection_the_server_dropped_is_replaced_and_the_read_retried(db):
-    """PostgreSQL reads on an autocommit pool without pre-ping; SQLite on the app's own."""
-    if db.engine.dialect.name == "sqlite":
-        # In-process: no round trip to save, and an in-memory database needs its pool.
-        assert consent._CHECK_QUERY._reader(db.engine) is db.engine
-        return
-    reader = consent._CHECK_QUERY._reader(db.engine)
+def test_only_sqlite_reads_on_the_apps_own_engine(db):
+    """SQLite is in-process: no round trip to save, and an in-memory database needs its pool."""
+    on_own_engine = CHECK_QUERY._reader(db.engine) is db.engine
+    assert on_own_engine is (db.engine.dialect.name == "sqlite")
+
+
+@postgresql_only
+def test_postgresql_reads_on_an_autocommit_pool_without_pre_ping(db):
+    reader = CHECK_QUERY._reader(db.engine)
     assert reader is not db.engine
+    assert reader is CHECK_QUERY._reader(db.engine)  # one reader per engine
     assert reader.pool._pre_ping is False
     connection = reader.raw_connection()
     try:
         assert connection.dbapi_connection.autocommit is True  # no BEGIN, no ROLLBACK
     finally:
         connection.close()
+
+
+@postgresql_only
+def test_a_connection_the_server_dropped_is_replaced_and_the_read_retried(db):
     backend = PreparedSelect(sa.select(sa.func.pg_backend_pid().label("pid"),
                                        sa.bindparam("marker", type_=sa.Integer)))
     first_pid, marker = backend.first(db.engine, {"marker": 7})

@@ -7,9 +7,9 @@ tests can forge entries exactly as an attacker would.
 The canonical encoding is JSON with sorted keys and no whitespace, UTF-8,
 of every column except ``hash`` plus a format version ``v``. Values are
 normalised so that the encoding survives the database round trip: times as
-ISO 8601 UTC with microseconds (SQLite returns naive datetimes, which are
-UTC here; PostgreSQL returns aware ones in the session's zone), the subject
-as a lower-case UUID string, absent ``fields``/``details`` as empty.
+ISO 8601 UTC with microseconds (a naive time, as a raw SQLite row or a
+forged entry holds, is UTC), the subject as a lower-case UUID string,
+absent ``fields``/``details`` as empty.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from consentmgr.audit.models import GENESIS_HASH
 from consentmgr.crypto.signing import canonical_json
+from consentmgr.sql import as_utc
 
 FORMAT_VERSION = 1
 
@@ -35,11 +36,7 @@ HASHED_COLUMNS = (
 
 def canonical_time(value: dt.datetime) -> str:
     """``value`` as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (naive means UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    else:
-        value = value.astimezone(dt.timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _uuid_text(value: Any) -> str | None:
@@ -78,7 +75,7 @@ def entry_hash(values: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """What :func:`consentmgr.audit.services.verify_chain` found.
+    """What :func:`consentmgr.audit.verify.verify_chain` found.
 
     ``ok`` is True when every entry is intact, linked and numbered without
     gaps, agrees with the chain head and with every checkpoint checked.

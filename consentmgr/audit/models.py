@@ -52,11 +52,8 @@ class AuditEntry(db.Model):
 
     @property
     def occurred_at_utc(self) -> dt.datetime:
-        """``occurred_at`` as an aware UTC datetime (SQLite returns it naive)."""
-        value = self.occurred_at
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+        """``occurred_at``, aware UTC (as :class:`~consentmgr.sql.TZDateTime` reads it back)."""
+        return self.occurred_at
 
     @property
     def actor(self) -> str:

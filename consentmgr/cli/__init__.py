@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from flask import Flask
 
+from consentmgr.cli.api_clients import api_clients
+from consentmgr.cli.audit import audit
+from consentmgr.cli.consent import consent
+from consentmgr.cli.demo import demo
+from consentmgr.cli.keys import keys
+from consentmgr.cli.policies import policies
+from consentmgr.cli.staff import staff
+
 
 def register_commands(app: Flask) -> None:
     """Attach every command group to ``app``."""
-    from consentmgr.cli.api_clients import api_clients
-    from consentmgr.cli.audit import audit
-    from consentmgr.cli.consent import consent
-    from consentmgr.cli.demo import demo
-    from consentmgr.cli.keys import keys
-    from consentmgr.cli.policies import policies
-    from consentmgr.cli.staff import staff
-
     app.cli.add_command(audit)
     app.cli.add_command(consent)
     app.cli.add_command(demo)

@@ -15,13 +15,12 @@ from consentmgr.apiclients.services import (
     revoke_client,
 )
 from consentmgr.errors import DomainError
-from consentmgr.extensions import db
+from consentmgr.unit_of_work import unit_of_work
 
 api_clients = AppGroup("api-clients", help="API clients: the keys other systems call the API with.")
 
 
 def _fail(exc: DomainError) -> None:
-    db.session.rollback()
     errors = getattr(exc, "errors", None)
     if errors:
         for field, messages in errors.items():
@@ -39,11 +38,11 @@ def _fail(exc: DomainError) -> None:
 def create(name: str, scopes: str) -> None:
     """Create a client and print its key (shown this once, never stored)."""
     try:
-        client, key = create_client(name, scopes, actor=cli_actor("api-clients create"))
+        with unit_of_work():
+            client, key = create_client(name, scopes, actor=cli_actor("api-clients create"))
     except DomainError as exc:
         _fail(exc)
         return
-    db.session.commit()
     click.echo(f"Created API client {client.name!r}")
     click.echo(f"  id:     {client.id}")
     click.echo(f"  scopes: {', '.join(client.scopes)}")
@@ -71,13 +70,13 @@ def list_() -> None:
 def revoke(client: str) -> None:
     """Revoke CLIENT (its id or key prefix) for good."""
     try:
-        found = get_client(client)
-        already = found.revoked_at is not None
-        revoke_client(found, actor=cli_actor("api-clients revoke"))
+        with unit_of_work():
+            found = get_client(client)
+            already = found.revoked_at is not None
+            revoke_client(found, actor=cli_actor("api-clients revoke"))
     except DomainError as exc:
         _fail(exc)
         return
-    db.session.commit()
     if already:
         click.echo(f"API client {found.id} was already revoked.")
     else:
@@ -88,6 +87,6 @@ def revoke(client: str) -> None:
 @api_clients.command("purge-idempotency-keys")
 def purge_idempotency() -> None:
     """Delete stored Idempotency-Key answers older than 24 hours (they are ignored already)."""
-    removed = purge_idempotency_keys()
-    db.session.commit()
+    with unit_of_work():
+        removed = purge_idempotency_keys()
     click.echo(f"Removed {removed} expired idempotency records.")

@@ -20,7 +20,8 @@ from consentmgr.audit.services import (
     verify_chain,
 )
 from consentmgr.errors import ValidationFailed
-from consentmgr.extensions import db
+from consentmgr.runtime import runtime
+from consentmgr.unit_of_work import unit_of_work
 
 audit = AppGroup("audit", help="The tamper-evident audit trail: verify, checkpoint, list.")
 
@@ -44,8 +45,9 @@ def verify(checkpoint_path: str | None) -> None:
                 checkpoint = load_checkpoint(handle.read())
         except CheckpointFormatError as exc:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
-    result = verify_chain(checkpoint=checkpoint)
-    db.session.rollback()  # read-only: end the snapshot
+    with unit_of_work():  # read-only: one snapshot, ended at once
+        result = verify_chain(checkpoint=checkpoint,
+                              signing_key=runtime().settings.audit_signing_key)
     if result.ok:
         click.echo(result.summary())
         if checkpoint is not None:
@@ -68,15 +70,15 @@ def checkpoint(output: str | None) -> None:
     storage, a ticket): 'audit verify --checkpoint FILE' then detects any
     removal of entries it covers, even by someone with database access.
     """
+    # Committed before the document is handed out: a checkpoint of an entry
+    # that was rolled back would later look like a truncated chain.
     try:
-        signed = create_checkpoint(actor=cli_actor("audit checkpoint"))
+        with unit_of_work():
+            signed = create_checkpoint(actor=cli_actor("audit checkpoint"),
+                                       signing_key=runtime().settings.audit_signing_key)
     except ChainBroken as exc:
-        db.session.rollback()
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None
-    # Commit before handing the document out: a checkpoint of an entry that
-    # was rolled back would later look like a truncated chain.
-    db.session.commit()
     document = signed.to_json()
     if output:
         with open(output, "w", encoding="utf-8") as handle:
@@ -94,26 +96,26 @@ def checkpoint(output: str | None) -> None:
               help="How many entries, newest first.")
 def list_entries(customer_id: str | None, action: str | None, limit: int) -> None:
     """Show the newest entries: ids, actions and field names, never values."""
-    try:
-        entries = search_entries(subject_id=customer_id, action=action, limit=limit)
-    except ValidationFailed as exc:
-        raise click.BadParameter("; ".join(m for ms in exc.errors.values() for m in ms),
-                                 param_hint="--customer") from None
-    if not entries:
-        click.echo("No audit entries.")
-    for entry in entries:
-        role = f" ({entry.actor_role})" if entry.actor_role else ""
-        parts = [
-            f"{entry.sequence:>7}",
-            entry.occurred_at_utc.strftime("%Y-%m-%d %H:%M:%SZ"),
-            f"{entry.actor}{role}",
-            entry.action,
-            entry.outcome,
-            f"customer={entry.subject_id}" if entry.subject_id else "-",
-        ]
-        if entry.fields:
-            parts.append("fields=" + ",".join(entry.fields))
-        if entry.reason_code:
-            parts.append(f"reason={entry.reason_code}")
-        click.echo("  ".join(parts))
-    db.session.rollback()
+    with unit_of_work():  # read-only
+        try:
+            entries = search_entries(subject_id=customer_id, action=action, limit=limit)
+        except ValidationFailed as exc:
+            raise click.BadParameter("; ".join(m for ms in exc.errors.values() for m in ms),
+                                     param_hint="--customer") from None
+        if not entries:
+            click.echo("No audit entries.")
+        for entry in entries:
+            role = f" ({entry.actor_role})" if entry.actor_role else ""
+            parts = [
+                f"{entry.sequence:>7}",
+                entry.occurred_at_utc.strftime("%Y-%m-%d %H:%M:%SZ"),
+                f"{entry.actor}{role}",
+                entry.action,
+                entry.outcome,
+                f"customer={entry.subject_id}" if entry.subject_id else "-",
+            ]
+            if entry.fields:
+                parts.append("fields=" + ",".join(entry.fields))
+            if entry.reason_code:
+                parts.append(f"reason={entry.reason_code}")
+            click.echo("  ".join(parts))

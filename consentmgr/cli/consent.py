@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from consentmgr.consent.receipts import verify_receipt
 from consentmgr.crypto.signing import SignatureInvalid
+from consentmgr.runtime import runtime
 
 consent = AppGroup("consent", help="The consent ledger.")
 
@@ -23,7 +24,7 @@ def verify_receipt_command(file: Path) -> None:
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {file}: {exc}") from None
     try:
-        claims = verify_receipt(token)
+        claims = verify_receipt(token, signing_key=runtime().settings.receipt_signing_key)
     except SignatureInvalid as exc:
         click.echo(f"INVALID: {exc}", err=True)
         raise SystemExit(1) from None

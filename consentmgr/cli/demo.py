@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import click
 from flask.cli import AppGroup
 
-from consentmgr.actors import cli_actor
+from consentmgr.actors import Actor, cli_actor
 from consentmgr.customers.demo import demo_customers
 from consentmgr.customers.services import add_history, create_customer, find_by_email
-from consentmgr.extensions import db
+from consentmgr.runtime import runtime
+from consentmgr.staff.demo import DemoStaffRefused, load_demo_staff
+from consentmgr.unit_of_work import unit_of_work
 
 demo = AppGroup("demo", help="Demo data for development.")
 
@@ -21,33 +21,31 @@ def load(count: int) -> None:
     """Create demo customers with preferences and history (idempotent)."""
     actor = cli_actor("demo load")
     created = 0
-    for person in demo_customers(count):
-        if find_by_email(person["email"]) is not None:
-            continue
-        history = person.pop("history")
-        customer = create_customer(
-            {**person, "date_of_birth": person["date_of_birth"].isoformat()}, actor=actor
-        )
-        for entry in history:
-            add_history(customer, {**entry, "occurred_at": entry["occurred_at"].isoformat()}, actor=actor)
-        created += 1
-    db.session.commit()
+    with unit_of_work():
+        for person in demo_customers(count):
+            if find_by_email(person["email"]) is not None:
+                continue
+            history = person.pop("history")
+            customer = create_customer(
+                {**person, "date_of_birth": person["date_of_birth"].isoformat()}, actor=actor
+            )
+            for entry in history:
+                add_history(customer, {**entry, "occurred_at": entry["occurred_at"].isoformat()},
+                            actor=actor)
+            created += 1
     click.echo(f"Demo customers: {created} created, {count - created} already present.")
     click.echo(f"For example: {next(demo_customers(1))['email']}")
     _load_demo_staff(actor)
 
 
-def _load_demo_staff(actor) -> None:
+def _load_demo_staff(actor: Actor) -> None:
     """Demo staff logins, one per role (never in production: their passwords are public)."""
-    from flask import current_app
-
-    from consentmgr.staff.demo import load_demo_staff
-
-    if current_app.extensions["consentmgr"].settings.production:
+    try:
+        with unit_of_work():
+            logins = load_demo_staff(actor=actor, production=runtime().settings.production)
+    except DemoStaffRefused:
         click.echo("Demo staff accounts are not created in production.")
         return
-    logins = load_demo_staff(actor=actor)
-    db.session.commit()
     click.echo(f"Demo staff: {sum(created for _, created in logins)} created, "
                f"{sum(not created for _, created in logins)} already present. Sign in at /staff/ as:")
     for login, _ in logins:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
-from consentmgr.extensions import db
 from consentmgr.actors import cli_actor
-from consentmgr.audit import services as audit
-from consentmgr.keys.services import key_status, rewrap_data_keys
+from consentmgr.extensions import db
+from consentmgr.keys.rotation import keys_to_rewrap, rewrap_batch
+from consentmgr.keys.services import key_status
+from consentmgr.runtime import runtime
+from consentmgr.unit_of_work import unit_of_work
 
 keys = AppGroup("keys", help="Master keys and per-customer data keys.")
 
@@ -17,8 +18,9 @@ keys = AppGroup("keys", help="Master keys and per-customer data keys.")
 @keys.command("status")
 def status() -> None:
     """Show how many data keys each master-key version wraps."""
-    settings = current_app.extensions["consentmgr"].settings
-    report = key_status(db.session, settings.master_keys)
+    settings = runtime().settings
+    with unit_of_work():
+        report = key_status(db.session, settings.master_keys)
     click.echo(f"Configured master keys (current first): {', '.join(report.configured)}")
     click.echo(f"Key store: {'separate database' if settings.keys_database_url else 'main database'}")
     if not report.by_master_key:
@@ -41,13 +43,18 @@ def rotate_master(batch_size: int) -> None:
     it, run this, check `keys status`, then remove the old key. Resumable:
     run it again after an interruption.
     """
-    settings = current_app.extensions["consentmgr"].settings
-    current = settings.master_keys.current.id
+    keyring = runtime().master_keys
+    actor = cli_actor("keys rotate-master")
+    current = keyring.current.id
+    with unit_of_work():
+        total = keys_to_rewrap(db.session, keyring)
     done = 0
-    for done, total in rewrap_data_keys(db.session, settings.master_keys, batch_size=batch_size):
+    while True:
+        # One unit of work per batch: the keys and the batch's audit entry commit together.
+        with unit_of_work():
+            count = rewrap_batch(db.session, keyring, actor=actor, batch_size=batch_size)
+        if not count:
+            break
+        done += count
         click.echo(f"  re-wrapped {done}/{total} data keys under '{current}'")
-    audit.record("keys.rotate-master", actor=cli_actor("keys rotate-master"),
-                 details={"to": current, "rewrapped": done})
-    db.session.commit()
     click.echo(f"Done: {done} data keys re-wrapped; every live key is now under '{current}'.")
-

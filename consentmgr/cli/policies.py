@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from consentmgr.actors import cli_actor
-from consentmgr.extensions import db
 from consentmgr.policies.services import (
     PolicyChanged,
     PolicyInvalid,
@@ -20,6 +18,8 @@ from consentmgr.policies.services import (
     publish_policies,
     status_of,
 )
+from consentmgr.runtime import runtime
+from consentmgr.unit_of_work import unit_of_work
 
 policies = AppGroup("policies", help="The published privacy policy.")
 
@@ -38,16 +38,14 @@ def publish(directory: Path | None) -> None:
     Exits 1, publishing nothing, when a file is invalid or an already
     published version's file was edited or removed.
     """
-    directory = directory or current_app.extensions["consentmgr"].settings.policies_dir
+    directory = directory or runtime().settings.policies_dir
     try:
-        report = publish_policies(directory, actor=cli_actor("policies publish"))
+        with unit_of_work():
+            report = publish_policies(directory, actor=cli_actor("policies publish"))
     except PolicyInvalid as exc:
-        db.session.rollback()
         _fail(str(exc))
     except PolicyChanged as exc:
-        db.session.rollback()
         _fail(str(exc) + "\nA change to a published policy needs a new version file.")
-    db.session.commit()
     new = {v.version for v in report.published}
     for version in report.versions:
         what = "published" if version.version in new else "already published"

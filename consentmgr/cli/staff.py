@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
 
 from consentmgr.actors import cli_actor
 from consentmgr.errors import DomainError
-from consentmgr.extensions import db
+from consentmgr.runtime import runtime
 from consentmgr.staff.models import StaffRole
 from consentmgr.staff.services import (
     create_staff,
@@ -17,12 +16,12 @@ from consentmgr.staff.services import (
     issue_password_link,
     list_staff,
 )
+from consentmgr.unit_of_work import unit_of_work
 
 staff = AppGroup("staff", help="Staff accounts for the audited staff screens.")
 
 
 def _fail(exc: DomainError) -> None:
-    db.session.rollback()
     errors = getattr(exc, "errors", None)
     if errors:
         for field, messages in errors.items():
@@ -42,11 +41,11 @@ def _fail(exc: DomainError) -> None:
 def create(email: str, name: str, role: str) -> None:
     """Create an account and print its one-time password-setting link."""
     try:
-        user, link = create_staff(email, name, role, actor=cli_actor("staff create"))
+        with unit_of_work():
+            user, link = create_staff(email, name, role, actor=cli_actor("staff create"))
     except DomainError as exc:
         _fail(exc)
         return
-    db.session.commit()
     click.echo(f"Created {role} account {user.id}.")
     click.echo("Give this one-time link to its owner (valid 48 hours) to set a password:")
     click.echo(f"  {link}")
@@ -57,16 +56,16 @@ def create(email: str, name: str, role: str) -> None:
 @click.option("--email", required=True, help="The account's email address.")
 def password_link(email: str) -> None:
     """Print a new one-time password link for an account (a forgotten password)."""
-    user = find_staff_by_email(email)
-    if user is None:
-        click.echo("Error: no staff account has that email address.", err=True)
-        raise SystemExit(1)
     try:
-        link = issue_password_link(user, actor=cli_actor("staff password-link"))
+        with unit_of_work():
+            user = find_staff_by_email(email)
+            if user is None:
+                click.echo("Error: no staff account has that email address.", err=True)
+                raise SystemExit(1)
+            link = issue_password_link(user, actor=cli_actor("staff password-link"))
     except DomainError as exc:
         _fail(exc)
         return
-    db.session.commit()
     click.echo(f"  {link}")
 
 
@@ -94,18 +93,18 @@ def totp_code(email: str) -> None:
     For trying the staff screens without an authenticator app. Refused in
     production, where only the staff member's own app may produce codes.
     """
-    if current_app.extensions["consentmgr"].settings.production:
+    if runtime().settings.production:
         click.echo("Error: totp-code is for development only; it is refused in production.",
                    err=True)
         raise SystemExit(1)
-    user = find_staff_by_email(email)
-    if user is None:
-        click.echo("Error: no staff account has that email address.", err=True)
-        raise SystemExit(1)
     try:
-        code = current_totp_code(user)
+        with unit_of_work():  # read-only
+            user = find_staff_by_email(email)
+            if user is None:
+                click.echo("Error: no staff account has that email address.", err=True)
+                raise SystemExit(1)
+            code = current_totp_code(user)
     except DomainError as exc:
         _fail(exc)
         return
-    db.session.rollback()
     click.echo(code)

@@ -1,1 +1,5 @@
-"""The consent ledger: append-only events, materialised state, receipts."""
+"""The consent ledger: append-only events, materialised state, the check, receipts.
+
+Other areas import :mod:`consentmgr.consent.services` (and ``receipts``);
+its docstring lists the modules behind it.
+"""

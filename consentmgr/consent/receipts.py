@@ -4,24 +4,28 @@ A receipt is the customer's own proof of a choice: the fields of the Kantara
 Consent Receipt specification v1.1 for one consent event, signed with
 Ed25519 as a compact JWS. The public key is published at
 ``/.well-known/jwks.json`` so anyone can verify a receipt without us.
+
+The receipt signing key is an argument (``signing_key=``): boundaries take
+it from the runtime's settings. Without it, the key configured for the app
+of the current session is used.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
-from flask import current_app
-
 from consentmgr.consent.models import Channel, ConsentEvent
 from consentmgr.crypto.signing import (
+    PrivateKey,
     SignatureInvalid,
     jws_sign,
     jws_verify,
     public_jwk,
 )
+from consentmgr.extensions import db
 from consentmgr.policies.services import document_of, get_version
+from consentmgr.runtime import of_session
 
 RECEIPT_VERSION = "KI-CR-v1.1.0"
 RECEIPT_TYPE = "consent-receipt+jws"
@@ -34,8 +38,9 @@ _COLLECTION_METHODS = {
 }
 
 
-def _settings():
-    return current_app.extensions["consentmgr"].settings
+def _signing_key(given: PrivateKey | None) -> PrivateKey:
+    # Boundaries pass the key; without one, the app this session serves signs.
+    return given if given is not None else of_session(db.session).settings.receipt_signing_key
 
 
 def _jurisdiction(address: str) -> str:
@@ -44,25 +49,26 @@ def _jurisdiction(address: str) -> str:
     return lines[-1] if lines else "EU"
 
 
-def receipt_claims(event: ConsentEvent) -> dict[str, Any]:
-    """The Kantara CR v1.1 fields for ``event`` (plus a ``consentmgr`` extension)."""
+def receipt_claims(event: ConsentEvent, *, signing_key: PrivateKey | None = None) -> dict[str, Any]:
+    """The Kantara CR v1.1 fields for ``event`` (plus a ``consentmgr`` extension).
+
+    ``signing_key`` is the receipt key whose public half the receipt names.
+    """
+    links = of_session(db.session).links
     version = get_version(event.policy_version)
     document = document_of(version)
     purpose = document.purpose(event.purpose)
     categories = {c.slug: c for c in document.data_categories}
     pii_categories = [categories[slug].title if slug in categories else slug
                       for slug in (purpose.data_categories if purpose else ())]
-    occurred = event.occurred_at
-    if occurred.tzinfo is None:  # SQLite returns naive UTC
-        occurred = occurred.replace(tzinfo=dt.timezone.utc)
     recipients = list(purpose.recipients) if purpose else []
     return {
         "version": RECEIPT_VERSION,
         "jurisdiction": _jurisdiction(document.controller.address),
-        "consentTimestamp": int(occurred.timestamp()),
+        "consentTimestamp": int(event.occurred_at.timestamp()),
         "collectionMethod": _COLLECTION_METHODS[Channel(event.channel)],
         "consentReceiptID": str(event.id),
-        "publicKey": public_jwk(_settings().receipt_signing_key)["x"],
+        "publicKey": public_jwk(_signing_key(signing_key))["x"],
         "language": "en",
         # The customer's public id, never their email: the receipt may be shared.
         "piiPrincipalId": str(event.customer_id),
@@ -72,9 +78,9 @@ def receipt_claims(event: ConsentEvent) -> dict[str, Any]:
             "contact": document.dpo.name,
             "address": document.controller.address,
             "email": document.controller.email,
-            "piiControllerUrl": _settings().base_url,
+            "piiControllerUrl": links.home(),
         }],
-        "policyUrl": f"{_settings().base_url}/privacy/{event.policy_version}",
+        "policyUrl": links.policy(event.policy_version),
         "services": [{
             "service": f"{document.controller.name} customer account",
             "purposes": [{
@@ -101,19 +107,19 @@ def receipt_claims(event: ConsentEvent) -> dict[str, Any]:
     }
 
 
-def issue_receipt(event: ConsentEvent) -> str:
-    """The signed receipt for ``event`` as a compact JWS."""
-    return jws_sign(receipt_claims(event), _settings().receipt_signing_key,
-                    header={"typ": RECEIPT_TYPE})
+def issue_receipt(event: ConsentEvent, *, signing_key: PrivateKey | None = None) -> str:
+    """The signed receipt for ``event`` as a compact JWS, signed with ``signing_key``."""
+    key = _signing_key(signing_key)
+    return jws_sign(receipt_claims(event, signing_key=key), key, header={"typ": RECEIPT_TYPE})
 
 
-def verify_receipt(token: str) -> dict[str, Any]:
-    """Verify a receipt against our receipt key and return its claims.
+def verify_receipt(token: str, *, signing_key: PrivateKey | None = None) -> dict[str, Any]:
+    """Verify a receipt against our receipt key (``signing_key``) and return its claims.
 
     Raises :class:`SignatureInvalid` (with a reason) if it was altered, signed
     by another key, or is not a receipt.
     """
-    verified = jws_verify(token.strip(), _settings().receipt_signing_key)
+    verified = jws_verify(token.strip(), _signing_key(signing_key))
     claims = verified.json()
     if not isinstance(claims, dict) or claims.get("version") != RECEIPT_VERSION:
         raise SignatureInvalid("this is not a consent receipt")
@@ -124,6 +130,6 @@ def verify_receipt(token: str) -> dict[str, Any]:
     return claims
 
 
-def jwks() -> dict[str, Any]:
-    """The JSON Web Key Set with the receipt-signing public key."""
-    return {"keys": [public_jwk(_settings().receipt_signing_key)]}
+def jwks(*, signing_key: PrivateKey | None = None) -> dict[str, Any]:
+    """The JSON Web Key Set with the public half of the receipt key (``signing_key``)."""
+    return {"keys": [public_jwk(_signing_key(signing_key))]}

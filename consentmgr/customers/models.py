@@ -1,4 +1,4 @@
-"""Customer and history models. Every personal field is encrypted at rest."""
+"""Customer, history and portal sign-in token models. Every personal field is encrypted at rest."""
 
 from __future__ import annotations
 
@@ -95,3 +95,22 @@ class HistoryEntry(EncryptedRecord, db.Model):
 
     def __repr__(self) -> str:
         return f"<HistoryEntry {self.id} {self.kind}>"
+
+
+class PortalSignInToken(db.Model):
+    """One portal sign-in link: the hash of its token, whose it is, and when it was used."""
+
+    __tablename__ = "portal_sign_in_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    # SHA-256 (hex) of the token; the token itself exists only in the mailed link.
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+    def __repr__(self) -> str:
+        return f"<PortalSignInToken {self.id} used={self.used_at is not None}>"

@@ -10,7 +10,6 @@ import uuid
 from typing import Any, Mapping
 
 import sqlalchemy as sa
-from flask import current_app
 from marshmallow import ValidationError
 from sqlalchemy.orm import selectinload
 
@@ -22,6 +21,7 @@ from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
 from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_messages
 from consentmgr.extensions import db
+from consentmgr.keys.services import destroy_data_keys
 from consentmgr.runtime import of_session
 
 _details = CustomerDetailsSchema()
@@ -146,7 +146,7 @@ def lift_restriction(customer: Customer, *, actor: Actor) -> None:
         return
     customer.status = CustomerStatus.ACTIVE
     db.session.flush()
-    audit.record("customer.unrestricted", actor=actor, subject_id=customer.id)
+    audit.record(audit_actions.CUSTOMER_UNRESTRICTED, actor=actor, subject_id=customer.id)
 
 
 def erase_customer(customer: Customer, *, actor: Actor) -> int:
@@ -158,8 +158,6 @@ def erase_customer(customer: Customer, *, actor: Actor) -> int:
     its id and status so that the consent ledger and the audit trail, which
     hold no personal data, still make sense.
     """
-    from consentmgr.keys.services import destroy_data_keys
-
     if customer.status == CustomerStatus.ERASED:
         raise CustomerErased()
     for field in Customer.PERSONAL_FIELDS:

@@ -10,27 +10,30 @@ are the same either way.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
-from sqlalchemy.orm import Mapped, mapped_column
 
 from consentmgr.actors import Actor
 from consentmgr.audit import actions as audit_actions
 from consentmgr.audit import services as audit
-from consentmgr.crypto import BlindIndexer, normalise_email
-from consentmgr.customers.models import Customer, CustomerStatus
+from consentmgr.crypto import normalise_email
+from consentmgr.customers.models import Customer, CustomerStatus, PortalSignInToken
 from consentmgr.customers.services import find_by_email
 from consentmgr.errors import DomainError
 from consentmgr.extensions import db
-from consentmgr.sql import TZDateTime, utcnow
 from consentmgr.mail import send_mail_after_commit
+from consentmgr.runtime import of_session
+from consentmgr.sql import utcnow
+from consentmgr.tokens import issue_token, token_digest
 
+__all__ = [
+    "KEEP_SPENT_TOKENS", "LINK_LIFETIME", "PortalSignInToken", "SignInLink", "SignInLinkExpired",
+    "SignInLinkInvalid", "SignInLinkProblem", "SignInLinkUsed", "check_sign_in_link",
+    "portal_actor", "rate_limit_key", "redeem_sign_in_link", "request_sign_in_link",
+]
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
 # Spent and expired tokens are kept a while so a late click still gets
@@ -40,36 +43,20 @@ KEEP_SPENT_TOKENS = dt.timedelta(days=1)
 # on one line of a plain-text mail (no quoted-printable breaks in the console).
 _TOKEN_BYTES = 24
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
-# Where the portal serves the confirmation page (consentmgr.web.portal).
-LINK_PATH = "/portal/sign-in/"
-
-
-class PortalSignInToken(db.Model):
-    """One sign-in link: the hash of its token, whose it is, and when it was used."""
-
-    __tablename__ = "portal_sign_in_tokens"
-
-    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    customer_id: Mapped[uuid.UUID] = mapped_column(
-        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
-    # SHA-256 (hex) of the token; the token itself exists only in the mailed link.
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
-    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
-
-    def __repr__(self) -> str:
-        return f"<PortalSignInToken {self.id} used={self.used_at is not None}>"
 
 
 # ------------------------------------------------------------------ errors
 
 
 class SignInLinkProblem(DomainError):
-    """A sign-in link cannot be used. ``reason`` is a short, data-free code."""
+    """A sign-in link cannot be used. ``reason`` is a short, data-free code.
+
+    Redeeming a bad link records ``portal.sign-in-failed`` before raising,
+    and the unit of work keeps that record (``keeps_record``).
+    """
 
     reason = "invalid"
+    keeps_record = True
 
 
 class SignInLinkInvalid(SignInLinkProblem):
@@ -113,16 +100,7 @@ class SignInLinkUsed(SignInLinkProblem):
 
 
 def _now(now: dt.datetime | None) -> dt.datetime:
-    return now or dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without a zone; they were written in UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
+    return now or utcnow()
 
 
 def portal_actor(customer: Customer) -> Actor:
@@ -137,9 +115,8 @@ def rate_limit_key(email: str) -> str:
     not hold the email blind index either (that would link counters to rows),
     so the key is an HMAC under its own derived key.
     """
-    keys = current_app.extensions["consentmgr"].settings.blind_index_keys
-    return "portal-sign-in:" + BlindIndexer(keys, "portal-sign-in-rate-limit").compute(
-        normalise_email(email or ""))
+    indexer = of_session(db.session).indexer("portal-sign-in-rate-limit")
+    return "portal-sign-in:" + indexer.compute(normalise_email(email or ""))
 
 
 # ------------------------------------------------------------------ services
@@ -170,14 +147,13 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
     db.session.execute(sa.delete(PortalSignInToken).where(
         PortalSignInToken.customer_id == customer.id,
         PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS))
-    token = secrets.token_urlsafe(_TOKEN_BYTES)
+    issued = issue_token(_TOKEN_BYTES)
     expires = moment + LINK_LIFETIME
     db.session.add(PortalSignInToken(id=uuid.uuid4(), customer_id=customer.id,
-                                     token_hash=_hash_token(token), created_at=moment,
+                                     token_hash=issued.digest, created_at=moment,
                                      expires_at=expires))
     db.session.flush()
-    settings = current_app.extensions["consentmgr"].settings
-    url = f"{settings.base_url}{LINK_PATH}{token}"
+    url = of_session(db.session).links.portal_sign_in(issued.token)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
     send_mail_after_commit(
         customer.email,
@@ -188,19 +164,19 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
         "If you did not ask for it, you can ignore this message:\n"
         "nobody can sign in without the link.\n",
     )
-    return SignInLink(url=url, token=token, expires_at=expires)
+    return SignInLink(url=url, token=issued.token, expires_at=expires)
 
 
 def _find_usable(token: str, moment: dt.datetime) -> PortalSignInToken:
     if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
         raise SignInLinkInvalid()
     row = db.session.scalar(
-        sa.select(PortalSignInToken).where(PortalSignInToken.token_hash == _hash_token(token)))
+        sa.select(PortalSignInToken).where(PortalSignInToken.token_hash == token_digest(token)))
     if row is None:
         raise SignInLinkInvalid()
     if row.used_at is not None:
         raise SignInLinkUsed()
-    if _aware(row.expires_at) <= moment:
+    if row.expires_at <= moment:
         raise SignInLinkExpired()
     customer = db.session.get(Customer, row.customer_id)
     if customer is None or customer.status == CustomerStatus.ERASED:
@@ -224,7 +200,7 @@ def redeem_sign_in_link(
 
     Raises a :class:`SignInLinkProblem` for an unknown, tampered, expired or
     used link, after flushing a ``portal.sign-in-failed`` audit entry (ids
-    and a reason code only) that the caller should commit. Marking the link
+    and a reason code only) that the unit of work keeps. Marking the link
     used is a conditional update, so two simultaneous clicks sign in once.
     """
     moment = _now(now)
@@ -242,7 +218,7 @@ def redeem_sign_in_link(
         subject = None
         if not isinstance(problem, SignInLinkInvalid):
             subject = db.session.scalar(sa.select(PortalSignInToken.customer_id).where(
-                PortalSignInToken.token_hash == _hash_token(token)))
+                PortalSignInToken.token_hash == token_digest(token)))
         audit.record(audit_actions.PORTAL_SIGN_IN_FAILED, actor=Actor("anonymous", "portal"),
                      outcome=audit_actions.FAILURE, subject_id=subject,
                      client_address=client_address, details={"reason": problem.reason})

@@ -16,7 +16,6 @@ from functools import lru_cache
 from typing import Callable, Iterable
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from consentmgr.crypto import (
     wrap_data_key,
 )
 from consentmgr.keys.models import DataKey
+from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
 
 _CACHE = "consentmgr.data_keys"
@@ -39,9 +39,9 @@ class DataKeyUnavailable(KeyConfigError):
     """The owner has no usable data key (never created, or destroyed by erasure)."""
 
 
-def current_keyring() -> KeyRing:
-    """The master key ring of the running application."""
-    return current_app.extensions["consentmgr"].settings.master_keys
+def current_keyring(session: Session) -> KeyRing:
+    """The master key ring of the application ``session`` works for."""
+    return of_session(session).master_keys
 
 
 class DataKeyCache:
@@ -281,7 +281,7 @@ def key_cache(session: Session) -> DataKeyCache:
     """The data-key cache of this session's current unit of work."""
     cache = session.info.get(_CACHE)
     if cache is None:
-        cache = session.info[_CACHE] = DataKeyCache(session, current_keyring())
+        cache = session.info[_CACHE] = DataKeyCache(session, current_keyring(session))
     return cache
 
 
@@ -321,42 +321,6 @@ def destroy_data_keys(session: Session, owner_id: uuid.UUID) -> int:
     )
     key_cache(session).mark_destroyed(owner_id)
     return result.rowcount or 0
-
-
-def rewrap_data_keys(
-    session: Session, keyring: KeyRing, *, batch_size: int = 500
-) -> Iterable[tuple[int, int]]:
-    """Re-wrap every live data key not under the current master key.
-
-    Yields ``(done, total)`` after each committed batch, so an interrupted
-    run loses at most one batch and simply resumes where it stopped: rows
-    already under the current key are not selected again. The data itself
-    is untouched (the data keys do not change).
-    """
-    table = DataKey.__table__
-    current = keyring.current
-    pending = (table.c.wrapped.is_not(None)) & (table.c.master_key_id != current.id)
-    total = session.scalar(sa.select(sa.func.count()).select_from(table).where(pending)) or 0
-    done = 0
-    while True:
-        rows = session.execute(
-            sa.select(table.c.owner_id, table.c.version, table.c.master_key_id, table.c.wrapped)
-            .where(pending).order_by(table.c.owner_id, table.c.version).limit(batch_size)
-        ).all()
-        if not rows:
-            break
-        for owner_id, version, master_key_id, wrapped in rows:
-            key = unwrap_data_key(keyring, wrapped, master_key_id=master_key_id,
-                                  owner_id=owner_id, version=version)
-            session.execute(
-                sa.update(table)
-                .where(table.c.owner_id == owner_id, table.c.version == version)
-                .values(master_key_id=current.id,
-                        wrapped=wrap_data_key(current, key, owner_id=owner_id, version=version))
-            )
-        session.commit()
-        done += len(rows)
-        yield done, total
 
 
 @dataclass(frozen=True)

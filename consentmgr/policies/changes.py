@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
-from consentmgr.policies.document import PolicyDocument, Purpose
+from consentmgr.policies.document import DataCategory, PolicyDocument, Purpose
+from consentmgr.policies.models import PolicyVersion
+from consentmgr.policies.versions import document_of, get_version
 
 __all__ = [
     "MATERIAL_FIELDS",
     "MINOR_FIELDS",
+    "CategoryChange",
+    "DiffHunk",
     "DiffLine",
     "PurposeChange",
+    "PurposeComparison",
+    "VersionComparison",
     "compare_purposes",
+    "compare_versions",
     "text_diff",
 ]
 
@@ -139,3 +146,134 @@ def text_diff(old_text: str, new_text: str, *, context: int = 3) -> list[DiffLin
             old_number += 1
             new_number += 1
     return result
+
+
+# --- two published versions, ready to show ---------------------------------------
+
+
+@dataclass(frozen=True)
+class PurposeComparison:
+    """One purpose across two versions: the change and both sides (None where absent)."""
+
+    change: PurposeChange
+    old: Purpose | None
+    new: Purpose | None
+
+    @property
+    def kind(self) -> str:
+        """"new", "unchanged", "materially-changed" or "removed"."""
+        return self.change.kind
+
+
+@dataclass(frozen=True)
+class CategoryChange:
+    """How a data category differs between two versions."""
+
+    slug: str
+    kind: Literal["new", "changed", "removed"]
+    old: DataCategory | None
+    new: DataCategory | None
+    changed_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DiffHunk:
+    """A run of nearby changed lines with their context, for display."""
+
+    old_start: int
+    new_start: int
+    lines: tuple[DiffLine, ...]
+
+
+@dataclass(frozen=True)
+class VersionComparison:
+    """Everything that differs between two versions, ready to show."""
+
+    old: PolicyVersion
+    new: PolicyVersion
+    old_document: PolicyDocument
+    new_document: PolicyDocument
+    purposes: tuple[PurposeComparison, ...]
+    categories: tuple[CategoryChange, ...]
+    contacts_changed: tuple[str, ...]
+    diff: tuple[DiffLine, ...] = field(repr=False)
+
+    def purposes_of_kind(self, kind: str) -> list[PurposeComparison]:
+        """The purpose comparisons of one kind, in policy order."""
+        return [p for p in self.purposes if p.kind == kind]
+
+    @property
+    def hunks(self) -> list[DiffHunk]:
+        """The text diff split into hunks (empty when the texts are equal)."""
+        hunks: list[DiffHunk] = []
+        lines: list[DiffLine] = []
+        for line in self.diff:
+            if line.kind == "hunk":
+                if lines:
+                    hunks.append(_hunk(lines))
+                lines = []
+            else:
+                lines.append(line)
+        if lines:
+            hunks.append(_hunk(lines))
+        return hunks
+
+
+def _hunk(lines: list[DiffLine]) -> DiffHunk:
+    old_start = next((ln.old_number for ln in lines if ln.old_number is not None), 0)
+    new_start = next((ln.new_number for ln in lines if ln.new_number is not None), 0)
+    return DiffHunk(old_start, new_start, tuple(lines))
+
+
+_CATEGORY_FIELDS = ("title", "description", "retention", "retention_days")
+
+
+def compare_versions(old_label: str, new_label: str) -> VersionComparison:
+    """Compare two published versions purpose by purpose, category by category and line by line.
+
+    The text diff covers the policy body (the purposes and categories are
+    compared field by field instead of as YAML). Raises
+    :class:`PolicyNotFound` for an unknown label.
+    """
+    old, new = get_version(old_label), get_version(new_label)
+    old_document, new_document = document_of(old), document_of(new)
+    purposes = tuple(
+        PurposeComparison(
+            change, old_document.purpose(change.slug), new_document.purpose(change.slug)
+        )
+        for change in compare_purposes(old_document, new_document)
+    )
+    contacts_changed = tuple(
+        name
+        for name in ("controller", "dpo")
+        if getattr(old_document, name) != getattr(new_document, name)
+    )
+    return VersionComparison(
+        old=old,
+        new=new,
+        old_document=old_document,
+        new_document=new_document,
+        purposes=purposes,
+        categories=_compare_categories(old_document, new_document),
+        contacts_changed=contacts_changed,
+        diff=tuple(text_diff(old_document.body, new_document.body)),
+    )
+
+
+def _compare_categories(old: PolicyDocument, new: PolicyDocument) -> tuple[CategoryChange, ...]:
+    changes: list[CategoryChange] = []
+    for category in new.data_categories:
+        before = old.data_category(category.slug)
+        if before is None:
+            changes.append(CategoryChange(category.slug, "new", None, category))
+            continue
+        differing = tuple(f for f in _CATEGORY_FIELDS if getattr(before, f) != getattr(category, f))
+        if differing:
+            changes.append(CategoryChange(category.slug, "changed", before, category, differing))
+    new_slugs = {c.slug for c in new.data_categories}
+    changes.extend(
+        CategoryChange(c.slug, "removed", c, None)
+        for c in old.data_categories
+        if c.slug not in new_slugs
+    )
+    return tuple(changes)

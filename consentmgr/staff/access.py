@@ -9,7 +9,8 @@ reason is recorded too, with outcome ``denied``.
 
 The screens must **commit** the reveal's entry before they show the value
 (:func:`reveal_field` only flushes, like every service): a value is never
-on screen without a durable record of who asked for it and why.
+on screen without a durable record of who asked for it and why. A refused
+reveal's entry is kept too (:class:`RevealRefused` ``keeps_record``).
 """
 
 from __future__ import annotations
@@ -131,6 +132,8 @@ class UnknownField(NotFound):
 
 class RevealRefused(ValidationFailed):
     """The reason or justification was missing or unusable; recorded as denied."""
+
+    keeps_record = True  # the denied customer.reveal entry
 
 
 class NothingToReveal(Conflict):

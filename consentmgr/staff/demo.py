@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
 from consentmgr.actors import Actor
 from consentmgr.errors import Conflict
 from consentmgr.extensions import db
 from consentmgr.staff.models import StaffRole
-from consentmgr.staff.services import create_staff, find_staff_by_email, set_password
+from consentmgr.staff.accounts import create_staff, find_staff_by_email, set_password
 
 
 @dataclass(frozen=True)
@@ -47,13 +45,15 @@ class DemoStaffRefused(Conflict):
         super().__init__("Demo staff accounts are never created in production.")
 
 
-def load_demo_staff(*, actor: Actor) -> list[tuple[DemoStaff, bool]]:
+def load_demo_staff(*, actor: Actor, production: bool) -> list[tuple[DemoStaff, bool]]:
     """Create the missing demo accounts, password set and authenticator enrolled.
 
-    Idempotent: returns each demo login and whether it was created now.
-    Flushes; the command commits.
+    ``production`` is the app's setting (the command passes it): there the
+    accounts are refused with :class:`DemoStaffRefused`. Idempotent: returns
+    each demo login and whether it was created now. Flushes; the command
+    commits.
     """
-    if current_app.extensions["consentmgr"].settings.production:
+    if production:
         raise DemoStaffRefused()
     result = []
     for demo in DEMO_STAFF:

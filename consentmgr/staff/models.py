@@ -25,7 +25,7 @@ from consentmgr.sql import TZDateTime, utcnow
 
 
 class StaffRole(enum.StrEnum):
-    """What a staff member may do; the matrix is in :mod:`consentmgr.web.staff.access`."""
+    """What a staff member may do; the matrix is in :mod:`consentmgr.staff.permissions`."""
 
     AGENT = "agent"  # customer support: find, view, reveal with a reason, record consent
     DPO = "dpo"  # data protection officer: what an agent can, plus the audit trail

@@ -1,4 +1,4 @@
-"""Who may do what on the staff screens: the role matrix, in one place.
+"""Who may do what on the staff screens: the role matrix, and the record of a refusal.
 
 =========================================  =====  ===  =====
 permission                                 agent  dpo  admin
@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import enum
 
+from consentmgr.actors import Actor
+from consentmgr.audit import actions
+from consentmgr.audit import services as audit
 from consentmgr.staff.models import StaffRole
 
 
@@ -51,3 +54,16 @@ def can(role: StaffRole | str | None, permission: Permission | str) -> bool:
         return Permission(permission) in ROLE_PERMISSIONS.get(StaffRole(role), frozenset())
     except ValueError:
         return False
+
+
+def record_access_denied(actor: Actor, *, screen: str, client_address: str | None = None,
+                         request_id: str | None = None) -> None:
+    """Record that ``actor`` asked for ``screen`` (an endpoint name) outside their role.
+
+    GDPR Art. 32: attempts to reach data beyond one's role are worth a DPO's
+    look, so each refusal is on the record (outcome ``denied``). Flushes;
+    the caller commits (the refusal page is the answer, not an error).
+    """
+    audit.record(actions.STAFF_ACCESS_DENIED, actor=actor, outcome=actions.DENIED,
+                 details={"screen": screen}, client_address=client_address,
+                 request_id=request_id)

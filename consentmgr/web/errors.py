@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from flask import Flask, render_template
 from werkzeug.exceptions import HTTPException
+
+from consentmgr.web.api.errors import handle_api_exception, is_api_request
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,6 @@ def render_error(status: int, title: str | None = None, message: str | None = No
 
 
 def _title(status: int) -> str:
-    from http import HTTPStatus
-
     try:
         return HTTPStatus(status).phrase
     except ValueError:
@@ -46,11 +47,9 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if _is_api_request():
+        if is_api_request():
             # Unknown /api/ URLs and wrong methods are routed at app level; they
             # still get application/problem+json, never an HTML page.
-            from consentmgr.web.api.errors import handle_api_exception
-
             return handle_api_exception(exc)
         response = render_error(exc.code or 500)
         if exc.code == 405 and exc.response is None:
@@ -61,17 +60,10 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):
-        if _is_api_request():
-            from consentmgr.web.api.errors import handle_api_exception
-
+        if is_api_request():
             return handle_api_exception(exc)
         # SQL parameters are hidden at the engine (hide_parameters), and domain
         # messages never carry personal data, so the traceback is safe to log.
         log.exception("unhandled %s", type(exc).__name__)
         return render_error(500)
 
-
-def _is_api_request() -> bool:
-    from consentmgr.web.api.errors import is_api_request
-
-    return is_api_request()

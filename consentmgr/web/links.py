@@ -33,8 +33,8 @@ class WebLinks:
         return self._url("public.policy_version", version=version)
 
     def home(self) -> str:
-        """The public home page."""
-        return self._base_url + "/"
+        """The controller's public site: the base URL itself."""
+        return self._base_url
 
 
 def web_links(app: Flask, base_url: str) -> WebLinks:

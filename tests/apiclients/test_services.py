@@ -10,10 +10,12 @@ from tests.conftest import TEST_ACTOR
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    services.forget_cached_clients()
+def _fresh_cache(app):
+    from consentmgr.runtime import runtime
+
+    services.forget_cached_clients(runtime(app))
     yield
-    services.forget_cached_clients()
+    services.forget_cached_clients(runtime(app))
 
 
 def _create(db, scopes="consent:read"):
@@ -79,24 +81,89 @@ def test_revocation_in_this_process_takes_effect_at_once(db):
     assert error.value.reason == "revoked"
 
 
-def test_a_revocation_elsewhere_is_honoured_once_the_cache_expires(db, app):
+def _revoke_elsewhere(db, client) -> None:
+    """Another process revokes: this one's cache does not know."""
+    import sqlalchemy as sa
+
+    from consentmgr.apiclients.models import ApiClient
+
+    db.session.execute(sa.update(ApiClient).where(ApiClient.id == client.id)
+                       .values(revoked_at=sa.func.now()))
+    db.session.commit()
+
+
+def test_a_revocation_elsewhere_is_not_seen_while_the_client_is_cached(db):
+    client, key = _create(db)
+    services.authenticate(key, cache_seconds=60)
+    _revoke_elsewhere(db, client)
+    assert services.authenticate(key, cache_seconds=60).id == client.id
+
+
+def test_a_revocation_elsewhere_is_honoured_once_the_cached_client_is_gone(db):
+    client, key = _create(db)
+    services.authenticate(key, cache_seconds=60)
+    _revoke_elsewhere(db, client)
+    services.forget_cached_clients()  # what the cache's expiry does
+    with pytest.raises(services.InvalidApiKey) as error:
+        services.authenticate(key, cache_seconds=60)
+    assert error.value.reason == "revoked"
+
+
+def test_with_the_cache_off_a_revocation_elsewhere_is_honoured_at_once(db):
+    client, key = _create(db)
+    services.authenticate(key, cache_seconds=0)
+    _revoke_elsewhere(db, client)
+    with pytest.raises(services.InvalidApiKey):
+        services.authenticate(key, cache_seconds=0)
+
+
+def test_the_cache_time_defaults_to_the_configured_setting(app, db):
+    from consentmgr.runtime import runtime
+
+    assert services.configured_cache_seconds(runtime(app)) == services.DEFAULT_CACHE_SECONDS
+
+
+def test_an_unknown_key_is_not_cached_so_a_key_stored_later_works_at_once(db):
+    import uuid
+
+    from consentmgr.apiclients.models import ApiClient
+
+    key = services.generate_key()
+    with pytest.raises(services.InvalidApiKey):
+        services.authenticate(key, cache_seconds=60)
+    # Stored by another process just after.
+    db.session.add(ApiClient(id=uuid.uuid4(), name="crm", key_prefix=key[:12],
+                             key_hash=services.hash_key(key), scopes=["consent:read"],
+                             created_by="test"))
+    db.session.commit()
+    assert services.authenticate(key, cache_seconds=60).name == "crm"
+
+
+def test_a_revoked_key_is_not_cached(db):
     import sqlalchemy as sa
 
     from consentmgr.apiclients.models import ApiClient
 
     client, key = _create(db)
-    services.authenticate(key)
-    # Another process revokes: this one's cache does not know yet.
+    _revoke_elsewhere(db, client)
+    with pytest.raises(services.InvalidApiKey):
+        services.authenticate(key, cache_seconds=60)
     db.session.execute(sa.update(ApiClient).where(ApiClient.id == client.id)
-                       .values(revoked_at=sa.func.now()))
+                       .values(revoked_at=None))
     db.session.commit()
-    assert services.authenticate(key).id == client.id
-    app.config["API_KEY_CACHE_SECONDS"] = 0
-    try:
-        with pytest.raises(services.InvalidApiKey):
-            services.authenticate(key)
-    finally:
-        app.config.pop("API_KEY_CACHE_SECONDS")
+    assert services.authenticate(key, cache_seconds=60).id == client.id
+
+
+def test_a_use_is_due_once_a_minute_per_client_and_process(db):
+    first, _ = _create(db)
+    second, _ = _create(db)
+    caller, other = (services.AuthenticatedClient(id=c.id, name=c.name, key_prefix=c.key_prefix,
+                                                  scopes=frozenset()) for c in (first, second))
+    assert services.use_is_due(caller) is True
+    assert services.use_is_due(caller) is False
+    assert services.use_is_due(other) is True
+    services.forget_cached_clients()
+    assert services.use_is_due(caller) is True
 
 
 def test_revoking_twice_writes_one_audit_entry(db):

@@ -8,12 +8,22 @@ import pytest
 
 from consentmgr.consent import services
 from consentmgr.consent.receipts import issue_receipt, jwks, receipt_claims, verify_receipt
-from consentmgr.crypto.signing import SignatureInvalid, b64url_decode, b64url_encode, jws_verify, public_key_from_jwk
+from consentmgr.crypto.signing import (
+    SignatureInvalid,
+    b64url_decode,
+    b64url_encode,
+    jws_verify,
+    load_private_key,
+    public_jwk,
+    public_key_from_jwk,
+)
+from consentmgr.runtime import runtime
 from tests.consent.conftest import CUSTOMER_ACTOR
 
 KANTARA_FIELDS = {"version", "jurisdiction", "consentTimestamp", "collectionMethod",
                   "consentReceiptID", "piiPrincipalId", "piiControllers", "policyUrl",
                   "services", "sensitive", "spiCat"}
+OTHER_KEY = load_private_key(bytes(range(32)), source="test")
 
 
 @pytest.fixture
@@ -68,3 +78,26 @@ def test_cli_verifies_a_receipt_file_and_rejects_a_forged_one(event, runner, tmp
     result = runner.invoke(args=["consent", "verify-receipt", str(bad)])
     assert result.exit_code == 1
     assert "INVALID" in result.output
+
+
+def test_receipt_links_are_the_webs_own_policy_and_home_pages(app, event):
+    links = runtime(app).links
+    claims = receipt_claims(event)
+    assert claims["policyUrl"] == links.policy("2026-03")
+    assert claims["piiControllers"][0]["piiControllerUrl"] == links.home()
+
+
+def test_receipt_is_signed_and_verified_with_the_key_given(event):
+    token = issue_receipt(event, signing_key=OTHER_KEY)
+    claims = verify_receipt(token, signing_key=OTHER_KEY)
+    assert claims["publicKey"] == public_jwk(OTHER_KEY)["x"]
+    assert jwks(signing_key=OTHER_KEY) == {"keys": [public_jwk(OTHER_KEY)]}
+    with pytest.raises(SignatureInvalid):
+        verify_receipt(token)  # the configured receipt key did not sign it
+
+
+def test_without_a_key_the_configured_receipt_key_signs(app, event):
+    configured = runtime(app).settings.receipt_signing_key
+    token = issue_receipt(event)
+    assert verify_receipt(token, signing_key=configured)["consentReceiptID"] == str(event.id)
+    assert jwks() == {"keys": [public_jwk(configured)]}

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import random
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+import consentmgr.consent as consent_package
+from consentmgr.audit import actions
 from consentmgr.audit.services import verify_chain
 from consentmgr.consent import services
-from consentmgr.consent.models import ConsentEvent, ConsentState, LedgerIsAppendOnly
+from consentmgr.consent.ledger import AUDIT_ACTIONS
+from consentmgr.consent.models import ConsentAction, ConsentEvent, ConsentState, LedgerIsAppendOnly
 from consentmgr.consent.services import ConsentNotApplicable, Evidence, UnknownPurpose
 from consentmgr.customers.services import CustomerNotFound
 from consentmgr.errors import ValidationFailed
+from tests.conftest import postgresql_only
 from tests.consent.conftest import CUSTOMER_ACTOR
 
 PORTAL = {"actor": CUSTOMER_ACTOR, "channel": "portal"}
@@ -184,16 +190,19 @@ def test_events_are_append_only(db, policies, create_customer):
     db.session.rollback()
 
 
+@postgresql_only
 def test_database_refuses_to_rewrite_history_on_postgresql(db, policies, create_customer):
+    """A trigger guards the ledger below the ORM (on SQLite the ORM guard above does)."""
     customer = create_customer()
     services.grant_consent(customer, "marketing-email", **PORTAL)
     db.session.commit()
-    if db.engine.dialect.name != "postgresql":
-        assert db.engine.dialect.name == "sqlite"  # the ORM guard above covers SQLite
-        return
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):
         db.session.execute(sa.text("UPDATE consent_events SET purpose = 'x'"))
     db.session.rollback()
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        db.session.execute(sa.text("DELETE FROM consent_events"))
+    db.session.rollback()
+    assert db.session.scalar(sa.select(ConsentEvent.purpose)) == "marketing-email"
 
 
 def test_every_change_is_audited_and_the_feed_orders_them(db, policies, create_customer):
@@ -225,3 +234,28 @@ def test_erasure_and_restriction_appear_in_the_feed_and_stop_every_use(db, polic
     assert services.check_consent(kept.id, "analytics").reason == "restricted"
     assert [f.type for f in services.change_feed()] == [
         "consent.granted", "customer.restricted", "customer.erased"]
+
+
+def test_every_ledger_action_is_recorded_under_its_audit_constant(db, policies, create_customer):
+    assert set(AUDIT_ACTIONS) == set(ConsentAction)
+    assert set(AUDIT_ACTIONS.values()) <= set(actions.FEED_ACTIONS)
+    customer = create_customer()
+    refused = services.honour_gpc(customer, actor=CUSTOMER_ACTOR)  # nothing given: a refusal
+    db.session.commit()
+    assert [e.action for e in refused] == [ConsentAction.REFUSED]
+    assert services.change_feed()[-1].type == actions.CONSENT_REFUSED
+
+
+def test_the_consent_area_reads_the_trail_only_through_the_audit_services():
+    package = Path(consent_package.__file__).parent
+    used = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("consentmgr.audit"):
+                used |= {f"{node.module}:{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                used |= {alias.name for alias in node.names
+                         if alias.name.startswith("consentmgr.audit")}
+    assert "consentmgr.audit:services" in used
+    assert {name for name in used if not name.startswith("consentmgr.audit.actions:")} == {
+        "consentmgr.audit:services", "consentmgr.audit:actions"}

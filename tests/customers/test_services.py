@@ -5,8 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import sqlalchemy as sa
 
+from consentmgr.audit import actions as audit_actions
+from consentmgr.audit.models import AuditEntry
+from consentmgr.crypto import DecryptionError
 from consentmgr.customers import services
+from consentmgr.customers.models import Customer, HistoryEntry
 from consentmgr.errors import ValidationFailed
 from tests.conftest import TEST_ACTOR
 
@@ -40,8 +45,6 @@ def test_missing_required_fields_are_named(db):
 
 
 def test_refused_input_changes_nothing(db):
-    from consentmgr.customers.models import Customer
-
     with pytest.raises(ValidationFailed):
         services.create_customer({**VALID, "phone": "??"}, actor=TEST_ACTOR)
     db.session.rollback()
@@ -107,11 +110,6 @@ def test_unknown_customer_id_is_not_found(db, bad_id):
 
 
 def test_erasure_destroys_the_key_so_even_a_backup_cannot_be_read(db, create_customer):
-    import sqlalchemy as sa
-
-    from consentmgr.crypto import DecryptionError
-    from consentmgr.customers.models import Customer, HistoryEntry
-
     customer = create_customer(name="Erase Me")
     services.add_history(customer, {
         "occurred_at": "2026-01-01T09:00:00+00:00", "channel": "web", "kind": "purchase",
@@ -138,12 +136,10 @@ def test_erasure_destroys_the_key_so_even_a_backup_cannot_be_read(db, create_cus
 
 
 def test_restriction_is_audited_and_can_be_lifted(db, create_customer):
-    from consentmgr.audit.models import AuditEntry
-
     customer = create_customer()
     services.restrict_processing(customer, actor=TEST_ACTOR)
     services.lift_restriction(customer, actor=TEST_ACTOR)
     db.session.commit()
     actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.sequence)]
-    assert actions[-2:] == ["customer.restricted", "customer.unrestricted"]
+    assert actions[-2:] == [audit_actions.CUSTOMER_RESTRICTED, audit_actions.CUSTOMER_UNRESTRICTED]
     assert customer.status == "active"

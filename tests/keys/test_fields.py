@@ -102,7 +102,7 @@ def test_wrong_master_key_at_a_value_raises_decryption_error_naming_where(app, d
 
     customer = create_customer()
     wrong = parse_keyring("test1:" + base64.b64encode(b"w" * 32).decode(), source="test")
-    monkeypatch.setattr("consentmgr.keys.services.current_keyring", lambda: wrong)
+    monkeypatch.setattr("consentmgr.keys.services.current_keyring", lambda session: wrong)
     loaded = _reload(db, customer.id)
     with pytest.raises(DecryptionError) as caught:
         loaded.email
@@ -286,7 +286,7 @@ def test_values_under_an_older_data_key_version_still_decrypt(app, db, create_cu
     from consentmgr.keys.services import current_keyring
 
     customer_id = create_customer(phone="+44 1 111").id
-    master = current_keyring().current
+    master = current_keyring(db.session).current
     db.session.execute(sa.insert(DataKey).values(
         owner_id=customer_id, version=2, master_key_id=master.id,
         wrapped=wrap_data_key(master, generate_data_key(), owner_id=customer_id, version=2)))

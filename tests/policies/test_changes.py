@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from consentmgr.policies.changes import DiffLine, compare_purposes, text_diff
+from consentmgr.policies.changes import DiffLine, compare_purposes, compare_versions, text_diff
 from consentmgr.policies.document import (
     Contact,
     Controller,
@@ -17,8 +17,9 @@ from consentmgr.policies.document import (
     PolicyDocument,
     Purpose,
     Transfer,
-    load_policy_dir,
 )
+from consentmgr.policies.loader import load_policy_dir
+from consentmgr.policies.versions import PolicyNotFound
 
 SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
@@ -232,3 +233,44 @@ def test_diff_of_the_shipped_versions_shows_the_new_purpose():
     added = [line.text for line in text_diff(first.text, second.text) if line.kind == "added"]
 
     assert "  - slug: product-reviews" in added
+
+
+# --- two published versions --------------------------------------------------------
+
+
+def test_comparison_lists_each_purpose_with_its_change(db, publish_policy_files):
+    publish_policy_files()
+
+    comparison = compare_versions("2025-01", "2026-03")
+
+    assert [p.new.slug for p in comparison.purposes_of_kind("new")] == ["product-reviews"]
+    changed = comparison.purposes_of_kind("materially-changed")
+    assert [(p.old.slug, p.new.slug) for p in changed] == [("personalisation", "personalisation")]
+    assert len(comparison.purposes_of_kind("unchanged")) == 10
+    assert comparison.purposes_of_kind("removed") == []
+
+
+def test_comparison_backwards_shows_the_newer_purpose_as_removed(db, publish_policy_files):
+    publish_policy_files()
+
+    comparison = compare_versions("2026-03", "2025-01")
+
+    assert [p.old.slug for p in comparison.purposes_of_kind("removed")] == ["product-reviews"]
+
+
+def test_comparison_lists_new_data_categories_and_diffs_the_policy_text(db, publish_policy_files):
+    publish_policy_files()
+
+    comparison = compare_versions("2025-01", "2026-03")
+
+    assert [(c.slug, c.kind) for c in comparison.categories] == [("reviews", "new")]
+    added = [line.text for line in comparison.diff if line.kind == "added"]
+    assert "### What changed on 1 March 2026" in added
+    assert comparison.hunks and all(h.lines for h in comparison.hunks)
+
+
+def test_comparison_with_an_unknown_version_is_not_found(db, publish_policy_files):
+    publish_policy_files()
+
+    with pytest.raises(PolicyNotFound):
+        compare_versions("2025-01", "2099-01")

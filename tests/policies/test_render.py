@@ -7,7 +7,7 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
-from consentmgr.policies.document import load_policy_dir
+from consentmgr.policies.loader import load_policy_dir
 from consentmgr.policies.render import render_markdown
 
 SHIPPED_POLICIES = Path(__file__).resolve().parents[2] / "policies"

@@ -10,9 +10,15 @@ import sqlalchemy as sa
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
-from consentmgr.customers.services import CustomerErased, erase_customer
+from consentmgr.customers.services import (
+    CustomerErased,
+    add_history,
+    erase_customer,
+    get_customer,
+)
 from consentmgr.errors import ValidationFailed
 from consentmgr.staff import access
+from consentmgr.unit_of_work import unit_of_work
 from tests.conftest import TEST_ACTOR
 
 AGENT = Actor("staff", "0b6f1c2e-1111-4000-8000-000000000001", "agent")
@@ -103,6 +109,16 @@ def test_a_reveal_without_a_reason_is_refused_and_recorded_as_denied(db, create_
         actions.DENIED, ["phone"], None, None)
 
 
+def test_a_refused_reveal_keeps_its_denied_entry_when_the_unit_of_work_ends(db, create_customer):
+    customer = create_customer()
+
+    with pytest.raises(access.RevealRefused), unit_of_work():
+        access.reveal_field(customer, "phone", actor=AGENT, reason_code="", justification="")
+    db.session.rollback()  # what was not committed would go now
+
+    assert [e.outcome for e in _entries(db, actions.CUSTOMER_REVEAL)] == [actions.DENIED]
+
+
 def test_a_support_ticket_reason_needs_a_ticket_reference(db, create_customer):
     customer = create_customer()
 
@@ -158,8 +174,6 @@ def test_an_erased_record_has_nothing_to_reveal(db, create_customer):
 
 
 def test_history_summaries_are_revealed_as_one_field(db, create_customer):
-    from consentmgr.customers.services import add_history, get_customer
-
     customer = create_customer()
     add_history(customer, {"occurred_at": "2026-05-01T10:00:00+00:00", "channel": "phone",
                            "kind": "support-contact", "data_category": "support",

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
-from consentmgr.staff.permissions import Permission, can
+from consentmgr.actors import Actor
+from consentmgr.audit import actions
+from consentmgr.audit.models import AuditEntry
+from consentmgr.staff.permissions import Permission, can, record_access_denied
 
 MATRIX = {
     "agent": {Permission.CUSTOMERS},
@@ -26,3 +30,17 @@ def test_administrators_cannot_see_customer_records():
 @pytest.mark.parametrize("role", [None, "", "customer", "root"])
 def test_an_unknown_role_holds_nothing(role):
     assert not any(can(role, permission) for permission in Permission)
+
+
+def test_a_refused_screen_is_recorded_as_denied_with_the_screen_and_no_personal_data(db):
+    agent = Actor("staff", "0b7c2f0e-5d7a-4b8e-9d8c-2f0e5d7a4b8e", role="agent")
+
+    record_access_denied(agent, screen="staff.audit_log", client_address="198.51.100.7",
+                         request_id="req-12345678")
+    db.session.commit()
+
+    entry = db.session.scalar(sa.select(AuditEntry))
+    assert (entry.action, entry.outcome) == (actions.STAFF_ACCESS_DENIED, actions.DENIED)
+    assert (entry.actor_id, entry.actor_role) == (agent.id, "agent")
+    assert entry.details == {"screen": "staff.audit_log"} and entry.request_id == "req-12345678"
+    assert "198.51.100.7" not in repr(entry.as_record())

@@ -26,8 +26,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from webargs.flaskparser import is_json_request
 
 from consentmgr.apiclients.services import record_use
-from consentmgr.extensions import csrf, db, limiter
+from consentmgr.extensions import csrf, limiter
+from consentmgr.unit_of_work import finish, unit_of_work
+from consentmgr.web.api import views  # noqa: F401  (registers the operations on blp)
 from consentmgr.web.api.auth import SECURITY_SCHEME
+from consentmgr.web.api.blueprint import blp
+from consentmgr.web.api.docs import page_bp
 from consentmgr.web.api.errors import PROBLEM_JSON, UnsupportedMediaType, register_problem_handlers
 from consentmgr.web.api.ratelimit import enforce_rate_limit, is_api_request
 from consentmgr.web.api.schemas import ProblemSchema
@@ -85,16 +89,20 @@ def _check_body() -> None:
 
 
 def _finish(response: Any) -> Any:
-    """Roll back failed requests; record the client's last use (at most once a minute)."""
+    """Undo what a failed request left; record the client's last use (at most once a minute).
+
+    Operations that write end their own unit of work; this ends a failed
+    request's (an error raised before or outside the operation), and
+    records the use in a unit of work of its own.
+    """
     if response.status_code >= 400:
-        db.session.rollback()
+        finish(response.status_code)
     client = g.pop("api_client", None)
     if client is not None and g.pop("api_record_use", False):
         try:
-            record_use(client)
-            db.session.commit()
+            with unit_of_work():
+                record_use(client)
         except Exception:  # noqa: BLE001 - bookkeeping must never fail the call
-            db.session.rollback()
             current_app.logger.warning("could not record API client use")
     return response
 
@@ -126,9 +134,6 @@ class StatelessApiSessions(SessionInterface):
 
 def init_api(app: Flask) -> ConsentApi:
     """Register the API, its OpenAPI document and its page on ``app``."""
-    from consentmgr.web.api import views  # noqa: F401  (registers the operations)
-    from consentmgr.web.api.blueprint import blp
-    from consentmgr.web.api.docs import page_bp
 
     app.config.setdefault("API_TITLE", "consentmgr API")
     app.config.setdefault("API_VERSION", "v1")

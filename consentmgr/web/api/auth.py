@@ -6,10 +6,11 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, Callable
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_smorest.utils import deepupdate
 
 from consentmgr.apiclients.services import (
+    DEFAULT_CACHE_SECONDS,
     AuthenticatedClient,
     InvalidApiKey,
     ScopeMissing,
@@ -32,6 +33,11 @@ def bearer_key() -> str | None:
     return key.strip()
 
 
+def _cache_seconds() -> float:
+    """How long this app serves an active client from its cache (``API_KEY_CACHE_SECONDS``)."""
+    return float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+
+
 def current_client() -> AuthenticatedClient:
     """The client authenticated for this request (only inside a protected operation)."""
     return g.api_client
@@ -43,7 +49,7 @@ def requires(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            client = authenticate(bearer_key())
+            client = authenticate(bearer_key(), cache_seconds=_cache_seconds())
             if not client.has_scope(scope):
                 raise ScopeMissing(scope)
             g.api_client = client

@@ -10,8 +10,8 @@ from flask_smorest import Blueprint
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from consentmgr.errors import ValidationFailed
-from consentmgr.web.api.errors import PROBLEM_JSON, MalformedRequest, flatten_messages
+from consentmgr.errors import ValidationFailed, flatten_messages
+from consentmgr.web.api.errors import PROBLEM_JSON, MalformedRequest
 from consentmgr.web.api.schemas import ProblemSchema
 
 PROBLEM_DESCRIPTIONS = {
@@ -25,6 +25,24 @@ PROBLEM_DESCRIPTIONS = {
     422: "Invalid input: see 'errors'",
     429: "Rate limit exceeded: see Retry-After",
 }
+
+
+# Where webargs found a value; its messages come nested under the location.
+_LOCATIONS = frozenset({"json", "query", "querystring", "headers", "view_args", "path"})
+
+
+def field_errors(messages: Any) -> dict[str, list[str]]:
+    """webargs' messages as ``{"field.sub": [...]}`` (see ``consentmgr.errors.flatten_messages``).
+
+    The location level (``json``, ``query``) is dropped: field names do not
+    clash between locations here.
+    """
+    if isinstance(messages, dict) and set(messages) <= _LOCATIONS:
+        flat: dict[str, list[str]] = {}
+        for inner in messages.values():
+            flat.update(flatten_messages(inner))
+        return flat
+    return flatten_messages(messages)
 
 
 def _no_constants(name: str) -> Any:
@@ -58,7 +76,7 @@ class ApiParser(FlaskParser):
 
     def handle_error(self, error: ma.ValidationError, req: Any, schema: Any, *,
                      error_status_code: int | None, error_headers: Any) -> Any:
-        raise ValidationFailed(flatten_messages(error.messages))
+        raise ValidationFailed(field_errors(error.messages))
 
 
 class ApiBlueprint(Blueprint):

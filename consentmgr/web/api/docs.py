@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from consentmgr.apiclients.services import SCOPES
+from consentmgr.runtime import runtime
 from consentmgr.web.api.errors import PROBLEM_TYPES
 
 page_bp = Blueprint("api_page", __name__, url_prefix="/api")
@@ -238,7 +239,7 @@ def describe(spec: dict[str, Any], base_url: str) -> dict[str, Any]:
 def index() -> str:
     """The API page."""
     api = current_app.extensions["consentmgr.api"]
-    base_url = current_app.extensions["consentmgr"].settings.base_url
+    base_url = runtime().settings.base_url
     spec = api.spec.to_dict()
     return render_template(
         "api/index.html", spec=spec, doc=describe(spec, base_url), base_url=base_url,

@@ -18,9 +18,9 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from consentmgr.apiclients.services import InvalidApiKey, ScopeMissing
 from consentmgr.errors import Conflict, DomainError, NotFound
-from consentmgr.errors import flatten_messages as flatten_field_messages
-from consentmgr.extensions import db
+from consentmgr.runtime import runtime
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def is_api_request() -> bool:
 
 def type_uri(slug: str) -> str:
     """The problem type URI: the API page's explanation of it."""
-    base = current_app.extensions["consentmgr"].settings.base_url
+    base = runtime().settings.base_url
     return f"{base}/api/#problem-{slug}"
 
 
@@ -154,21 +154,6 @@ def _phrase(status: int) -> str:
         return "Error"
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as ``{"field.sub": [...]}``.
-
-    webargs nests them under the location (``json``, ``query``); the
-    location is dropped, as field names do not clash between locations here.
-    """
-    if not prefix and isinstance(messages, dict) and set(messages) <= {
-            "json", "query", "querystring", "headers", "view_args", "path"}:
-        flat: dict[str, list[str]] = {}
-        for inner in messages.values():
-            flat.update(flatten_messages(inner))
-        return flat
-    return flatten_field_messages(messages, prefix)
-
-
 def handle_http_exception(exc: HTTPException) -> Response:
     """Routing, size, method and rate-limit errors as problems."""
     status = exc.code or 500
@@ -188,8 +173,6 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 def handle_domain_error(exc: DomainError) -> Response:
     """A service's refusal: its status, its message, its per-field errors."""
-    from consentmgr.apiclients.services import InvalidApiKey, ScopeMissing
-
     headers: dict[str, str] = {}
     if isinstance(exc, InvalidApiKey):
         # RFC 6750 §3: no error code when no credentials were sent at all.
@@ -210,15 +193,16 @@ def handle_domain_error(exc: DomainError) -> Response:
 
 
 def handle_integrity_error(exc: sa.exc.IntegrityError) -> Response:
-    """A concurrent change won a race on a unique value: a conflict, not a crash."""
-    db.session.rollback()
+    """A concurrent change won a race on a unique value: a conflict, not a crash.
+
+    The request's unit of work is rolled back when it ends (a status of 400 or more).
+    """
     return problem(409, "The change conflicts with a concurrent change; re-read and retry.")
 
 
 def handle_unexpected(exc: Exception) -> Response:
     """Anything else: logged (no values: SQL parameters are hidden at the engine), a 500 problem."""
     log.exception("unhandled %s on the API", type(exc).__name__)
-    db.session.rollback()
     return problem(500, _HTTP_DETAILS[500])
 
 

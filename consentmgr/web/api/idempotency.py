@@ -1,11 +1,12 @@
-"""The write boundary of the API: one commit per request, and Idempotency-Key replays.
+"""Idempotency-Key replays for the API's POSTs, on the shared unit of work.
 
 A POST sent with ``Idempotency-Key: <key>`` is done once per API client
 and key: a retry with the same body gets the first answer again (with
 ``Idempotent-Replayed: true``), a retry with a different body gets a 409.
-The key is claimed in the same transaction as the change, so the change and
-the stored answer commit together, and a concurrent retry waits for the
-first attempt and then replays it. Answers are kept for 24 hours.
+The key is claimed in the same unit of work as the change, so the change
+and the stored answer commit together (``consentmgr.unit_of_work``), and
+a concurrent retry waits for the first attempt and then replays it.
+Answers are kept for 24 hours.
 """
 
 from __future__ import annotations
@@ -15,16 +16,22 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, Callable
 
+import sqlalchemy as sa
 from flask import Response, current_app, request
 
+from consentmgr.apiclients.models import IdempotencyRecord
 from consentmgr.apiclients.services import (
+    AuthenticatedClient,
     StoredResponse,
     claim_idempotency_key,
     complete_idempotency_key,
     request_fingerprint,
+    stored_response,
 )
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.runtime import runtime
+from consentmgr.unit_of_work import rollback, transactional
 from consentmgr.web.api.auth import current_client
 
 HEADER = "Idempotency-Key"
@@ -58,36 +65,42 @@ def _idempotency_key() -> str | None:
     return key
 
 
-def unit_of_work(*, idempotent: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Commit once if the operation succeeds, roll back otherwise; optionally idempotent."""
+def _claim(client: AuthenticatedClient, key: str) -> StoredResponse | IdempotencyRecord:
+    fingerprint = request_fingerprint(request.method, request.path, request.get_data(cache=True),
+                                      secret=runtime().settings.secret_key)
+    try:
+        return claim_idempotency_key(client, key, fingerprint)
+    except sa.exc.IntegrityError:
+        # A concurrent request with this key committed first: undo ours, replay its answer.
+        rollback(db.session)
+        return stored_response(client, key, fingerprint)
 
-    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-        @wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Response:
-            claim = None
-            key = _idempotency_key() if idempotent else None
-            if key is not None:
-                fingerprint = request_fingerprint(request.method, request.path,
-                                                  request.get_data(cache=True))
-                claimed = claim_idempotency_key(current_client(), key, fingerprint)
-                if isinstance(claimed, StoredResponse):
-                    return _replay(claimed)
-                claim = claimed
-            response = current_app.make_response(func(*args, **kwargs))
-            if response.status_code < 400:
-                if claim is not None:
-                    complete_idempotency_key(claim, response.status_code,
-                                             response.get_data(as_text=True),
-                                             response.headers.get("Location"))
-                db.session.commit()
-            else:
-                db.session.rollback()
-            return response
 
-        if idempotent:
-            wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
-            manual = wrapper._apidoc.setdefault("manual_doc", {})
-            manual["parameters"] = [*manual.get("parameters", []), IDEMPOTENCY_KEY_PARAMETER]
-        return wrapper
+def idempotent_operation(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a POST as one unit of work that an ``Idempotency-Key`` makes safe to retry.
 
-    return decorator
+    Without the header it is plain :func:`~consentmgr.unit_of_work.transactional`.
+    With it, the first answer below 400 is stored with the change and
+    replayed to retries; a failed attempt stores nothing and may be retried.
+    """
+
+    @wraps(func)
+    def operation(*args: Any, **kwargs: Any) -> Response:
+        key = _idempotency_key()
+        if key is None:
+            return current_app.make_response(func(*args, **kwargs))
+        claimed = _claim(current_client(), key)
+        if isinstance(claimed, StoredResponse):
+            return _replay(claimed)
+        response = current_app.make_response(func(*args, **kwargs))
+        if response.status_code < 400:
+            complete_idempotency_key(claimed, response.status_code,
+                                     response.get_data(as_text=True),
+                                     response.headers.get("Location"))
+        return response
+
+    wrapper = transactional(operation)
+    wrapper._apidoc = deepcopy(getattr(wrapper, "_apidoc", {}))
+    manual = wrapper._apidoc.setdefault("manual_doc", {})
+    manual["parameters"] = [*manual.get("parameters", []), IDEMPOTENCY_KEY_PARAMETER]
+    return wrapper

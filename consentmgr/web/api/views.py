@@ -2,13 +2,13 @@
 
 Each operation authenticates (``requires``), parses with a schema
 (``blp.arguments``), calls one service and dumps with a schema
-(``blp.response``); errors become problems in :mod:`.errors`. Writes go
-through ``unit_of_work`` (one commit, optional Idempotency-Key).
+(``blp.response``); errors become problems in :mod:`.errors`. Writes run
+as one unit of work (``transactional``; ``idempotent_operation`` for POSTs
+that take an Idempotency-Key).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 from typing import Any
@@ -16,29 +16,23 @@ from typing import Any
 from flask import current_app, request, url_for
 from flask.views import MethodView
 
-from consentmgr.apiclients.services import correct_customer, external_ref_of, upsert_customer
-from consentmgr.audit import actions as audit_actions
-from consentmgr.audit import services as audit
+from consentmgr.apiclients.services import (
+    correct_customer,
+    lookup_customer,
+    read_customer,
+    upsert_customer,
+)
 from consentmgr.consent import services as consent
 from consentmgr.consent.models import ConsentAction
 from consentmgr.customers import services as customers
-from consentmgr.customers.models import Customer, CustomerStatus
+from consentmgr.customers.models import Customer
 from consentmgr.errors import NotFound
 from consentmgr.policies import services as policies
+from consentmgr.unit_of_work import transactional
 from consentmgr.web.api import schemas as s
 from consentmgr.web.api.auth import current_client, requires
 from consentmgr.web.api.blueprint import blp, problems
-from consentmgr.web.api.idempotency import unit_of_work
-
-# A lookup by email reveals that the address belongs to a customer.
-API_CUSTOMER_LOOKUP = "api.customer.lookup"
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """An aware UTC time (SQLite hands timestamps back without their zone)."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
+from consentmgr.web.api.idempotency import idempotent_operation
 
 
 def _raw_body() -> dict[str, Any]:
@@ -72,32 +66,6 @@ class Ping(MethodView):
 # ----------------------------------------------------------------- customers
 
 
-def _customer_record(customer: Customer, *, with_history: bool) -> tuple[dict[str, Any], list[str]]:
-    """The record to return and the personal fields it reveals (for the audit entry)."""
-    record: dict[str, Any] = {
-        "id": customer.id, "status": customer.status.value,
-        "external_ref": external_ref_of(current_client(), customer),
-        "created_at": _utc(customer.created_at), "updated_at": _utc(customer.updated_at),
-    }
-    revealed: list[str] = []
-    erased = customer.status == CustomerStatus.ERASED
-    for field in Customer.PERSONAL_FIELDS:
-        # An erased record's key is destroyed: there is nothing to decrypt.
-        value = None if erased else getattr(customer, field)
-        record[field] = value
-        if value is not None:
-            revealed.append(field)
-    if with_history:
-        record["history"] = [] if erased else [
-            {"id": h.id, "occurred_at": _utc(h.occurred_at), "channel": h.channel, "kind": h.kind,
-             "data_category": h.data_category, "summary": h.summary, "details": h.details}
-            for h in customer.history
-        ]
-        if record["history"]:
-            revealed.append("history")
-    return record, revealed
-
-
 def _ref(customer: Customer, external_ref: str | None) -> dict[str, Any]:
     return {"id": customer.id, "status": customer.status.value, "external_ref": external_ref}
 
@@ -107,7 +75,7 @@ class Customers(MethodView):
     """Create customers and find them by email address."""
 
     @requires("customers:read")
-    @unit_of_work()
+    @transactional
     @blp.arguments(s.CustomerLookupQuerySchema, location="query")
     @blp.response(200, s.CustomerLookupSchema)
     @problems(422)
@@ -119,15 +87,13 @@ class Customers(MethodView):
         record with GET /customers/{customer_id}. A hit is audited. The
         address travels in the URL: keep query strings out of proxy logs.
         """
-        customer = customers.find_by_email(query["email"])
+        customer = lookup_customer(current_client(), query["email"])
         if customer is None:
             return {"customers": []}
-        audit.record(API_CUSTOMER_LOOKUP, actor=current_client().actor, subject_id=customer.id,
-                     fields=["email"])
         return {"customers": [{"id": customer.id, "status": customer.status.value}]}
 
     @requires("customers:write")
-    @unit_of_work(idempotent=True)
+    @idempotent_operation
     @blp.arguments(s.CustomerInputSchema)
     @blp.response(201, s.CustomerRefSchema, description="Created")
     @blp.alt_response(200, schema=s.CustomerRefSchema, success=True,
@@ -151,7 +117,7 @@ class CustomerResource(MethodView):
     """One customer's record."""
 
     @requires("customers:read")
-    @unit_of_work()
+    @transactional
     @blp.arguments(s.CustomerQuerySchema, location="query")
     @blp.response(200, s.CustomerSchema)
     @problems(404, 422)
@@ -161,15 +127,11 @@ class CustomerResource(MethodView):
         Every read is audited with your client as the actor and the fields
         returned (GDPR Art. 5(2), accountability); the customer can see it.
         """
-        customer = customers.get_customer(customer_id, with_history=query["history"])
-        record, revealed = _customer_record(customer, with_history=query["history"])
-        if revealed:
-            audit.record(audit_actions.API_CUSTOMER_READ, actor=current_client().actor,
-                         subject_id=customer.id, fields=revealed)
+        record, _ = read_customer(current_client(), customer_id, with_history=query["history"])
         return record
 
     @requires("customers:write")
-    @unit_of_work()
+    @transactional
     @blp.arguments(s.CustomerChangesSchema)
     @blp.response(200, s.CustomerChangedSchema)
     @problems(400, 404, 409, 413, 415, 422)
@@ -189,7 +151,7 @@ class CustomerHistory(MethodView):
     """Interactions with a customer."""
 
     @requires("customers:write")
-    @unit_of_work(idempotent=True)
+    @idempotent_operation
     @blp.arguments(s.HistoryInputSchema)
     @blp.response(201, s.HistoryCreatedSchema)
     @problems(400, 404, 409, 413, 415, 422)
@@ -201,7 +163,7 @@ class CustomerHistory(MethodView):
         """
         customer = customers.get_customer(customer_id)
         entry = customers.add_history(customer, _raw_body(), actor=current_client().actor)
-        return {"id": entry.id, "customer_id": customer.id, "occurred_at": _utc(entry.occurred_at),
+        return {"id": entry.id, "customer_id": customer.id, "occurred_at": entry.occurred_at,
                 "channel": entry.channel, "kind": entry.kind, "data_category": entry.data_category}
 
 
@@ -230,7 +192,7 @@ class CustomerConsents(MethodView):
                 "consents": [_decision(choice.decision) for choice in overview]}
 
     @requires("consent:write")
-    @unit_of_work(idempotent=True)
+    @idempotent_operation
     @blp.arguments(s.ConsentRecordInputSchema)
     @blp.response(201, s.ConsentEventSchema)
     @problems(400, 404, 409, 413, 415, 422)
@@ -254,8 +216,8 @@ class CustomerConsents(MethodView):
         return {"event_id": event.id, "customer_id": customer.id, "purpose": event.purpose,
                 "action": event.action.value, "status": event.status.value,
                 "channel": event.channel.value, "policy_version": event.policy_version,
-                "notice_hash": event.notice_hash, "recorded_at": _utc(event.occurred_at),
-                "collected_at": _utc(event.collected_at), "cursor": event.audit_sequence}
+                "notice_hash": event.notice_hash, "recorded_at": event.occurred_at,
+                "collected_at": event.collected_at, "cursor": event.audit_sequence}
 
 
 @blp.route("/customers/<uuid:customer_id>/consents/<purpose>", tags=["Consent"])

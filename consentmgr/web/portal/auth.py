@@ -18,7 +18,7 @@ from consentmgr.consent.services import Evidence, NoPolicyPublished, gpc_honoure
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerNotFound, get_customer
 from consentmgr.customers.signin import portal_actor
-from consentmgr.extensions import db
+from consentmgr.unit_of_work import unit_of_work
 
 CUSTOMER_KEY = "portal_customer"
 LAST_SEEN_KEY = "portal_last_seen"
@@ -91,15 +91,14 @@ def _to_sign_in() -> Any:
 
 def _honour_gpc(customer: Customer) -> None:
     # The signal is the customer's choice in its own right, so it is recorded
-    # and committed here, whatever the page then does. honour_gpc records at
-    # most one opt-out per purpose, so repeated requests add nothing.
+    # and committed here, in its own unit of work, whatever the page then
+    # does. honour_gpc records at most one opt-out per purpose, so repeated
+    # requests add nothing.
     try:
-        recorded = honour_gpc(customer, actor=portal_actor(customer),
-                              evidence=client_evidence(gpc=True))
+        with unit_of_work():
+            honour_gpc(customer, actor=portal_actor(customer), evidence=client_evidence(gpc=True))
     except NoPolicyPublished:
         return
-    if recorded:
-        db.session.commit()
     g.gpc_notice = gpc_honoured(customer)
 
 

@@ -1,7 +1,8 @@
 """Errors on portal pages, turned into messages in one place.
 
-Services raise :class:`~consentmgr.errors.DomainError`; nothing they did is
-kept (the transaction is rolled back). "Not found" becomes the 404 page (an
+Services raise :class:`~consentmgr.errors.DomainError`; the view's unit of
+work has already rolled back what they did (see
+:mod:`consentmgr.unit_of_work`). "Not found" becomes the 404 page (an
 unknown purpose, another customer's receipt: never their data); any other
 refusal of a form becomes a message on the page the form came from.
 """
@@ -12,7 +13,6 @@ from flask import flash, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from consentmgr.errors import DomainError, NotFound
-from consentmgr.extensions import db
 from consentmgr.web.errors import render_error
 from consentmgr.web.portal import bp
 
@@ -27,7 +27,6 @@ _RETURN_TO = {
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
     """A page message for a refused action; the 404 page for something not found."""
-    db.session.rollback()
     if isinstance(exc, NotFound) or request.method != "POST":
         return render_error(exc.status, None if isinstance(exc, NotFound) else exc.title, str(exc))
     flash(str(exc), "error")

@@ -1,4 +1,4 @@
-"""Portal views: parse the input, call one service, commit, render."""
+"""Portal views: parse the input, call one service in a unit of work, render."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from consentmgr.consent.services import (
     withdraw_consent,
 )
 from consentmgr.crypto.signing import SignatureInvalid
-from consentmgr.customers.access_log import staff_accesses
 from consentmgr.customers.services import rectify_customer
 from consentmgr.customers.signin import (
     LINK_LIFETIME,
@@ -37,8 +36,12 @@ from consentmgr.customers.signin import (
     request_sign_in_link,
 )
 from consentmgr.errors import ValidationFailed
-from consentmgr.extensions import db, limiter
+from consentmgr.extensions import limiter
 from consentmgr.policies.services import PolicyNotFound, current_version
+from consentmgr.runtime import runtime
+from consentmgr.sql import as_utc
+from consentmgr.staff.access_log import staff_accesses
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.portal import bp, pages
 from consentmgr.web.portal.auth import (
     client_evidence,
@@ -83,14 +86,7 @@ def portal_context() -> dict[str, object]:
         policy = None
     return {"portal_nav": NAVIGATION, "portal_policy": policy,
             "customer": g.get("customer"), "gpc_notice": g.get("gpc_notice", False),
-            "as_utc": _as_utc, "receipt_time": _receipt_time, "language_names": LANGUAGE_NAMES}
-
-
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without a zone; they were written in UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=dt.timezone.utc)
-    return moment.astimezone(dt.timezone.utc)
+            "as_utc": as_utc, "receipt_time": _receipt_time, "language_names": LANGUAGE_NAMES}
 
 
 def _receipt_time(epoch: int) -> dt.datetime:
@@ -128,8 +124,8 @@ def sign_in():
     if form.validate_on_submit():
         address = form.validate_address()
         if address is not None:
-            request_sign_in_link(address)
-            db.session.commit()
+            with unit_of_work():
+                request_sign_in_link(address)
             # Redirect either way (and so answer the same): reloading the
             # answer page must not send another link.
             return redirect(url_for("portal.sign_in_sent"))
@@ -149,17 +145,17 @@ def sign_in_sent():
 def confirm_sign_in(token: str):
     """GET shows a button (mail scanners fetch links); only the POST signs in."""
     try:
-        if request.method == "POST":
-            customer = redeem_sign_in_link(token, client_address=request.remote_addr)
-        else:
-            check_sign_in_link(token)
+        # A bad link's portal.sign-in-failed entry is kept (keeps_record).
+        with unit_of_work():
+            if request.method == "POST":
+                customer = redeem_sign_in_link(token, client_address=request.remote_addr)
+            else:
+                check_sign_in_link(token)
     except SignInLinkProblem as problem:
-        db.session.commit()  # the portal.sign-in-failed audit entry
         return _no_referrer(render_template("portal/link_problem.html", problem=problem),
                             problem.status)
     if request.method == "GET":
         return _no_referrer(render_template("portal/confirm_sign_in.html"))
-    db.session.commit()
     start_session(customer)
     flash("You are signed in.", "success")
     return redirect(url_for("portal.my_data"))
@@ -197,13 +193,12 @@ def details():
     form = DetailsForm.for_customer(g.customer) if request.method == "GET" else DetailsForm()
     if form.validate_on_submit():
         try:
-            changed = rectify_customer(g.customer, form.changes(g.customer),
-                                       actor=portal_actor(g.customer))
+            with unit_of_work():
+                changed = rectify_customer(g.customer, form.changes(g.customer),
+                                           actor=portal_actor(g.customer))
         except ValidationFailed as exc:
-            db.session.rollback()
             form.attach_errors(exc.errors)
         else:
-            db.session.commit()
             if changed:
                 flash("Saved. You changed your " + _words([FIELD_LABELS.get(f, f) for f in changed])
                       + ".", "success")
@@ -230,9 +225,9 @@ def consents():
 def choose(purpose: str, choice: str):
     """One click: give, withdraw or object, then back to the list with a message."""
     service, message = CHOICES[choice]
-    event = service(g.customer, purpose, actor=portal_actor(g.customer), channel="portal",
-                    evidence=client_evidence())
-    db.session.commit()
+    with unit_of_work():
+        event = service(g.customer, purpose, actor=portal_actor(g.customer), channel="portal",
+                        evidence=client_evidence())
     flash(message.format(title=purpose_info(event.purpose).title), "success")
     return redirect(url_for("portal.consents", _anchor=f"purpose-{event.purpose}"))
 
@@ -243,7 +238,7 @@ def receipt(event_id: str):
     """The signed receipt for one of the customer's own consent events, as a download."""
     event = get_event(g.customer, event_id)
     return Response(
-        receipts.issue_receipt(event),
+        receipts.issue_receipt(event, signing_key=runtime().settings.receipt_signing_key),
         mimetype="application/jose",
         headers={"Content-Disposition": f'attachment; filename="consent-receipt-{event.id}.jws"'},
     )
@@ -259,7 +254,8 @@ def verify_receipt():
         token = form.token()
         if token is not None:
             try:
-                claims = receipts.verify_receipt(token)
+                claims = receipts.verify_receipt(
+                    token, signing_key=runtime().settings.receipt_signing_key)
             except SignatureInvalid as exc:
                 problem = str(exc)
     status = 422 if form.error_list() else 200

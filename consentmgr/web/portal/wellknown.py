@@ -10,13 +10,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from consentmgr.consent.receipts import jwks
+from consentmgr.runtime import runtime
 
 wellknown = Blueprint("wellknown", __name__)
 
 
 def jwks_json():
     """The JSON Web Key Set with the receipt-signing public key."""
-    response = jsonify(jwks())
+    response = jsonify(jwks(signing_key=runtime().settings.receipt_signing_key))
     response.mimetype = "application/jwk-set+json"
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response

@@ -132,7 +132,7 @@ def _policy_data(info: VersionInfo) -> dict[str, Any]:
         "effective_until": _iso(info.effective_until),
         "previous_version": info.previous.version if info.previous else None,
         "next_version": info.following.version if info.following else None,
-        "published_at": _utc(version.published_at).isoformat(),
+        "published_at": version.published_at.isoformat(),
         "source": version.source,
         "purpose_changes": [
             {
@@ -152,7 +152,3 @@ def _policy_data(info: VersionInfo) -> dict[str, Any]:
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
-
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands timestamps back without a zone; they were written in UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)

@@ -3,7 +3,7 @@
 Who may open which screen is decided by :mod:`consentmgr.staff.permissions`
 (the role matrix) through :func:`consentmgr.web.staff.auth.requires`; every
 route carries that decorator or is one of the sign-in pages, and
-``tests/web/test_staff_authz.py`` checks every route for every kind of visitor.
+``tests/web/staff/test_staff_authz.py`` checks every route for every kind of visitor.
 """
 
 from flask import Blueprint

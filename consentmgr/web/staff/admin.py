@@ -11,9 +11,9 @@ from wtforms.fields.choices import SelectChoice
 
 from consentmgr.apiclients import services as api_clients
 from consentmgr.errors import DomainError, ValidationFailed
-from consentmgr.extensions import db
 from consentmgr.staff import services
 from consentmgr.staff.permissions import Permission
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import requires
 from consentmgr.web.staff.forms import ApiClientForm, ConfirmForm, RoleForm, StaffForm
@@ -48,15 +48,14 @@ def staff_new():
     form = StaffForm()
     if form.validate_on_submit():
         try:
-            user, link = services.create_staff(form.email.data, form.display_name.data,
-                                               form.role.data, actor=g.staff.actor)
+            with unit_of_work():
+                user, link = services.create_staff(form.email.data, form.display_name.data,
+                                                   form.role.data, actor=g.staff.actor)
+                name = user.display_name
         except ValidationFailed as exc:
-            db.session.rollback()
             for name, messages in exc.errors.items():
                 getattr(form, name).errors.extend(messages)
         else:
-            name = user.display_name
-            db.session.commit()
             return render_template("staff/admin_link.html", name=name, link=link, created=True)
     return render_template("staff/admin_staff_new.html", form=form), 422 if form.errors else 200
 
@@ -70,12 +69,11 @@ def staff_role(staff_id: str):
     if not form.validate_on_submit():
         return _staff_page({user.id: "Choose a role."}, 422)
     try:
-        services.change_role(user, form.role.data, actor=g.staff.actor)
+        with unit_of_work():
+            services.change_role(user, form.role.data, actor=g.staff.actor)
     except (ValidationFailed, services.LastAdministrator) as exc:
-        db.session.rollback()
         message = " ".join(sum(exc.errors.values(), [])) if isinstance(exc, ValidationFailed) else str(exc)
         return _staff_page({user.id: message}, exc.status)
-    db.session.commit()
     flash("Role changed.", "info")
     return redirect(url_for("staff.staff_list"))
 
@@ -88,11 +86,10 @@ def staff_deactivate(staff_id: str):
     if not ConfirmForm().validate_on_submit():
         return _staff_page({user.id: "Please try again."}, 400)
     try:
-        services.deactivate(user, actor=g.staff.actor)
+        with unit_of_work():
+            services.deactivate(user, actor=g.staff.actor)
     except services.LastAdministrator as exc:
-        db.session.rollback()
         return _staff_page({user.id: str(exc)}, exc.status)
-    db.session.commit()
     flash("Account deactivated.", "info")
     return redirect(url_for("staff.staff_list"))
 
@@ -105,12 +102,11 @@ def staff_password_link(staff_id: str):
     if not ConfirmForm().validate_on_submit():
         return _staff_page({user.id: "Please try again."}, 400)
     try:
-        link = services.issue_password_link(user, actor=g.staff.actor)
+        with unit_of_work():
+            link = services.issue_password_link(user, actor=g.staff.actor)
+            name = user.display_name
     except DomainError as exc:
-        db.session.rollback()
         return _staff_page({user.id: str(exc)}, exc.status)
-    name = user.display_name
-    db.session.commit()
     return render_template("staff/admin_link.html", name=name, link=link, created=False)
 
 
@@ -136,15 +132,14 @@ def api_client_list():
     form = _api_client_form()
     if form.validate_on_submit():
         try:
-            client, key = api_clients.create_client(form.name.data, form.scopes.data or [],
-                                                    actor=g.staff.actor)
+            with unit_of_work():
+                client, key = api_clients.create_client(form.name.data, form.scopes.data or [],
+                                                        actor=g.staff.actor)
+                created = {"name": client.name, "key": key, "scopes": list(client.scopes)}
         except ValidationFailed as exc:
-            db.session.rollback()
             for name, messages in exc.errors.items():
                 getattr(form, name).errors.extend(messages)
         else:
-            created = {"name": client.name, "key": key, "scopes": list(client.scopes)}
-            db.session.commit()
             return _api_clients_page(_api_client_form(fresh=True), created=created)
     return _api_clients_page(form, 422 if form.errors else 200)
 
@@ -156,7 +151,7 @@ def api_client_revoke(client_id: str):
     client = api_clients.get_client(client_id)
     if not ConfirmForm().validate_on_submit():
         return _api_clients_page(_api_client_form(fresh=True), 400)
-    api_clients.revoke_client(client, actor=g.staff.actor)
-    db.session.commit()
+    with unit_of_work():
+        api_clients.revoke_client(client, actor=g.staff.actor)
     flash("API key revoked: calls with it are refused within seconds.", "info")
     return redirect(url_for("staff.api_client_list"))

@@ -19,18 +19,17 @@ from wtforms.fields.choices import SelectChoice
 
 from consentmgr.audit import actions
 from consentmgr.audit import services as audit
-from consentmgr.consent.models import ConsentAction
 from consentmgr.errors import ValidationFailed
-from consentmgr.extensions import db
-from consentmgr.staff import services as staff_services
+from consentmgr.runtime import runtime
+from consentmgr.staff.directory import staff_directory
 from consentmgr.staff.permissions import Permission
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import AuditFilterForm
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 500
-AUDIT_EXPORTED = "audit.exported"
 CSV_COLUMNS = ("sequence", "occurred_at", "actor_type", "actor_id", "actor_role", "action",
                "outcome", "subject_id", "fields", "reason_code", "justification", "request_id",
                "client_hash", "details", "prev_hash", "hash")
@@ -41,14 +40,11 @@ _ERROR_FIELDS = {"subject_id": "customer", "customer_id": "customer", "until": "
 
 
 def _known_actions() -> list[str]:
-    names = {value for name, value in vars(actions).items()
-             if name.isupper() and isinstance(value, str) and actions.is_valid_action(value)
-             and "." in value and not value.endswith(".")}
-    names |= {staff_services.STAFF_PASSWORD_SET, staff_services.STAFF_PASSWORD_LINK_ISSUED,
-              staff_services.STAFF_TOTP_ENROLLED, staff_services.STAFF_ACCESS_DENIED,
-              AUDIT_EXPORTED}
-    names |= {f"consent.{action.value}" for action in ConsentAction}
-    return sorted(names)
+    # Every action is a constant of consentmgr.audit.actions (outcomes have no
+    # dot; REQUEST_PREFIX ends with one).
+    return sorted({value for name, value in vars(actions).items()
+                   if name.isupper() and isinstance(value, str) and actions.is_valid_action(value)
+                   and "." in value and not value.endswith(".")})
 
 
 def _action_choices() -> list[SelectChoice]:
@@ -101,8 +97,8 @@ def audit_log():
                                            offset=(page - 1) * PAGE_SIZE)
         except ValidationFailed as exc:
             _attach(form, exc)
-    verification = audit.verify_chain()
-    directory = staff_services.staff_directory(
+    verification = audit.verify_chain(signing_key=runtime().settings.audit_signing_key)
+    directory = staff_directory(
         {e.actor_id for e in entries if e.actor_type == "staff"})
     pages = max(1, -(-total // PAGE_SIZE))
     export_args = {k: v for k, v in request.args.items() if k != "page" and v}
@@ -164,11 +160,10 @@ def audit_csv():
             _attach(form, exc)
     if form.errors:
         return audit_log()
-    # Exporting the trail is itself accountable.
-    audit.record(AUDIT_EXPORTED, actor=g.staff.actor,
-                 details={"filtered": any(v is not None for v in filters.values())},
-                 **request_info())
-    db.session.commit()
+    # Exporting the trail is itself accountable, and on the record before a row goes out.
+    with unit_of_work():
+        audit.record_export(g.staff.actor, filtered=any(v is not None for v in filters.values()),
+                            **request_info())
     return Response(
         stream_with_context(_csv_rows(filters)), mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},

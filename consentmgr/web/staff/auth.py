@@ -18,15 +18,14 @@ from typing import Any, Callable
 from flask import current_app, flash, g, redirect, request, session, url_for
 
 from consentmgr.actors import Actor
-from consentmgr.audit import actions
-from consentmgr.audit import services as audit
 from consentmgr.errors import DomainError
-from consentmgr.extensions import db
 from consentmgr.staff import services
 from consentmgr.staff.models import StaffRole, StaffUser
-from consentmgr.staff.permissions import Permission, can
+from consentmgr.staff.permissions import Permission, can, record_access_denied
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
 from consentmgr.web.staff import bp
+from consentmgr.web.staff.forms import ROLE_LABELS
 
 DEFAULT_IDLE_MINUTES = 15
 PENDING_SECONDS = 5 * 60  # between the password step and the code step
@@ -40,8 +39,6 @@ PENDING_AT = "staff_pending_at"
 NEXT = "staff_next"
 _STAFF_KEYS = (STAFF_ID, STAFF_ROLE, STAFF_SEEN, PENDING_ID, PENDING_AT, NEXT)
 
-ROLE_LABELS = {StaffRole.AGENT: "Agent", StaffRole.DPO: "Data protection officer",
-               StaffRole.ADMIN: "Administrator"}
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
@@ -134,8 +131,8 @@ def load_signed_in_staff() -> None:
         clear_staff_session()
         return
     if now() - int(session.get(STAFF_SEEN, 0)) > idle_seconds():
-        services.sign_out(user, reason="idle", **request_info())
-        db.session.commit()
+        with unit_of_work():
+            services.sign_out(user, reason="idle", **request_info())
         clear_staff_session()
         flash(f"You were signed out after {idle_seconds() // 60} minutes without activity.",
               "info")
@@ -181,9 +178,9 @@ def requires(permission: Permission | None = None) -> Callable:
                     session[NEXT] = request.full_path.rstrip("?")
                 return redirect(url_for("staff.sign_in"))
             if permission is not None and not can(staff.role, permission):
-                audit.record(services.STAFF_ACCESS_DENIED, actor=staff.actor, outcome=actions.DENIED,
-                             details={"screen": request.endpoint or "unknown"}, **request_info())
-                db.session.commit()
+                with unit_of_work():
+                    record_access_denied(staff.actor, screen=request.endpoint or "unknown",
+                                         **request_info())
                 return render_error(403)
             return view(*args, **kwargs)
 
@@ -195,6 +192,9 @@ def requires(permission: Permission | None = None) -> Callable:
 
 @bp.errorhandler(DomainError)
 def domain_error(exc: DomainError):
-    """A domain refusal on a staff screen: its own message, nothing half-done."""
-    db.session.rollback()
+    """A domain refusal on a staff screen: its own message, nothing half-done.
+
+    The view's unit of work has already rolled back what the service did
+    (or kept the record of a refused attempt, see ``keeps_record``).
+    """
     return render_error(exc.status, exc.title, str(exc))

@@ -21,9 +21,9 @@ from consentmgr.consent.services import (
 )
 from consentmgr.customers.services import get_customer
 from consentmgr.errors import DomainError, ValidationFailed
-from consentmgr.extensions import db
 from consentmgr.staff import access
 from consentmgr.staff.permissions import Permission
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import ConsentForm, RevealForm, SearchForm
@@ -54,13 +54,12 @@ def search_results():
     if not form.validate_on_submit():
         return _search_page(form, 422)
     try:
-        found = access.find_customer(form.query.data, actor=g.staff.actor, **request_info())
+        with unit_of_work():
+            found = access.find_customer(form.query.data, actor=g.staff.actor, **request_info())
+            result = access.masked_record(found) if found is not None else None
     except ValidationFailed as exc:
-        db.session.rollback()
         form.query.errors.extend(exc.errors.get("query", [str(exc)]))
         return _search_page(form, 422)
-    result = access.masked_record(found) if found is not None else None
-    db.session.commit()
     return _search_page(form, searched=True, result=result)
 
 
@@ -68,9 +67,9 @@ def search_results():
 @requires(Permission.CUSTOMERS)
 def record(customer_id: str):
     """The record, masked; opening it is recorded (``customer.view``)."""
-    customer = access.view_customer(customer_id, actor=g.staff.actor, **request_info())
-    masked = access.masked_record(customer)
-    db.session.commit()
+    with unit_of_work():
+        customer = access.view_customer(customer_id, actor=g.staff.actor, **request_info())
+        masked = access.masked_record(customer)
     return render_template("staff/record.html", record=masked)
 
 
@@ -91,18 +90,18 @@ def reveal(customer_id: str, field: str):
     form = RevealForm()
     if form.validate_on_submit():
         try:
-            revealed = access.reveal_field(
-                customer, field, actor=g.staff.actor, reason_code=form.reason_code.data,
-                justification=form.justification.data,
-                ticket_reference=form.ticket_reference.data, **request_info())
+            # Durable before it is shown: if the commit fails, the value is never sent.
+            # A refusal is on the record too, as denied (RevealRefused keeps_record).
+            with unit_of_work():
+                revealed = access.reveal_field(
+                    customer, field, actor=g.staff.actor, reason_code=form.reason_code.data,
+                    justification=form.justification.data,
+                    ticket_reference=form.ticket_reference.data, **request_info())
         except access.RevealRefused as exc:
-            db.session.commit()  # the refusal is on the record, as denied
             for name, messages in exc.errors.items():
                 getattr(form, name).errors.extend(messages)
             return render_template("staff/reveal.html", form=form, spec=spec,
                                    customer_id=record_id), 422
-        # Durable before it is shown: if this commit fails, the value is never sent.
-        db.session.commit()
         return render_template("staff/revealed.html", revealed=revealed, customer_id=record_id)
     status = 422 if form.errors else 200
     return render_template("staff/reveal.html", form=form, spec=spec, customer_id=record_id), status
@@ -110,14 +109,15 @@ def reveal(customer_id: str, field: str):
 
 def _consent_page(customer_id: str, forms: dict[str, ConsentForm] | None = None,
                   status: int = 200):
-    customer = access.view_customer(customer_id, actor=g.staff.actor, screen="consent",
-                                    **request_info())
-    try:
-        choices = consent_overview(customer)
-    except NoPolicyPublished:
-        choices = []
-    masked = access.masked_record(customer)
-    db.session.commit()
+    # Opening the page is recorded, even when it answers a refused form (422).
+    with unit_of_work():
+        customer = access.view_customer(customer_id, actor=g.staff.actor, screen="consent",
+                                        **request_info())
+        try:
+            choices = consent_overview(customer)
+        except NoPolicyPublished:
+            choices = []
+        masked = access.masked_record(customer)
     forms = forms or {}
     for choice in choices:
         forms.setdefault(choice.info.slug, ConsentForm(prefix=choice.info.slug, formdata=None))
@@ -145,15 +145,14 @@ def record_consent(customer_id: str, purpose: str):
         else:
             record_choice, done = chosen
             try:
-                record_choice(customer, purpose, actor=g.staff.actor, channel="staff",
-                              evidence=Evidence(note=form.note.data.strip()))
+                with unit_of_work():
+                    record_choice(customer, purpose, actor=g.staff.actor, channel="staff",
+                                  evidence=Evidence(note=form.note.data.strip()))
             except UnknownPurpose:
                 raise  # not a purpose of the policy in effect: the 404 page
             except DomainError as exc:
-                db.session.rollback()
                 form.note.errors.append(str(exc))
             else:
-                db.session.commit()
                 flash(f"{done}; the customer's consent record now shows it.", "info")
                 return redirect(url_for("staff.consent", customer_id=customer_id))
     return _consent_page(customer_id, {purpose: form}, 422)

@@ -25,9 +25,10 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from consentmgr.staff.access import REASON_LABELS
 from consentmgr.staff.models import StaffRole
 
-ROLE_CHOICES = [SelectChoice(StaffRole.AGENT.value, "Agent"),
-                SelectChoice(StaffRole.DPO.value, "Data protection officer"),
-                SelectChoice(StaffRole.ADMIN.value, "Administrator")]
+# What colleagues call each role on the staff screens.
+ROLE_LABELS = {StaffRole.AGENT: "Agent", StaffRole.DPO: "Data protection officer",
+               StaffRole.ADMIN: "Administrator"}
+ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
 class SignInForm(FlaskForm):

@@ -14,9 +14,10 @@ import logging
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 
 from consentmgr.errors import ValidationFailed
-from consentmgr.extensions import db, limiter
+from consentmgr.extensions import limiter
 from consentmgr.staff import services
 from consentmgr.staff.services import InvalidCode, PasswordLinkInvalid, SignInFailed
+from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import (
@@ -83,14 +84,15 @@ def sign_in():
     form = SignInForm()
     if form.validate_on_submit():
         try:
-            user = services.authenticate(form.email.data, form.password.data, **request_info())
+            # A failure's audit entry is kept (SignInFailed keeps_record).
+            with unit_of_work():
+                user = services.authenticate(form.email.data, form.password.data,
+                                             **request_info())
+                start_pending(user)
         except SignInFailed as exc:
-            db.session.commit()  # the failure's audit entry
             g.sign_in_failed = True
             form.form_errors.append(str(exc))
             return _form_page("staff/sign_in.html", form)
-        start_pending(user)
-        db.session.commit()
         return redirect(url_for("staff.second_factor" if user.totp_enrolled else "staff.enrol"))
     return _form_page("staff/sign_in.html", form)
 
@@ -114,14 +116,13 @@ def second_factor():
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            services.verify_totp(user, form.code.data, **request_info())
+            with unit_of_work():  # InvalidCode keeps its audit entry
+                services.verify_totp(user, form.code.data, **request_info())
+                target = start_session(user)
         except InvalidCode as exc:
-            db.session.commit()
             g.sign_in_failed = True
             form.code.errors.append(str(exc))
             return _form_page("staff/code.html", form)
-        target = start_session(user)
-        db.session.commit()
         return redirect(target)
     return _form_page("staff/code.html", form)
 
@@ -136,19 +137,18 @@ def enrol():
         return _restart_sign_in()
     if user.totp_enrolled:
         return redirect(url_for("staff.second_factor"))
-    enrolment = services.start_totp_enrolment(user)
-    db.session.commit()
+    with unit_of_work():  # the new secret must outlive this page
+        enrolment = services.start_totp_enrolment(user)
     form = CodeForm()
     if form.validate_on_submit():
         try:
-            services.enrol_totp(user, form.code.data, **request_info())
+            with unit_of_work():  # InvalidCode keeps its audit entry
+                services.enrol_totp(user, form.code.data, **request_info())
+                target = start_session(user)
         except InvalidCode as exc:
-            db.session.commit()
             g.sign_in_failed = True
             form.code.errors.append(str(exc))
             return _form_page("staff/enrol.html", form, enrolment=enrolment)
-        target = start_session(user)
-        db.session.commit()
         return redirect(target)
     return _form_page("staff/enrol.html", form, enrolment=enrolment)
 
@@ -160,8 +160,8 @@ def sign_out():
     form = ConfirmForm()
     if not form.validate_on_submit():
         return render_error(400)
-    services.sign_out(services.get_staff(g.staff.id), **request_info())
-    db.session.commit()
+    with unit_of_work():
+        services.sign_out(services.get_staff(g.staff.id), **request_info())
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("staff.sign_in"))
@@ -177,12 +177,11 @@ def set_password(token: str):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            services.set_password(token, form.password.data)
+            with unit_of_work():
+                services.set_password(token, form.password.data)
         except ValidationFailed as exc:
-            db.session.rollback()
             form.password.errors.extend(exc.errors.get("password", [str(exc)]))
             return _form_page("staff/set_password.html", form)
-        db.session.commit()
         session.clear()
         flash("Your password is set. Sign in with it now.", "info")
         return redirect(url_for("staff.sign_in"))

@@ -25,13 +25,22 @@ def assert_problem(response: Any, status: int, problem_type: str | None = None) 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_auth_cache():
-    """Every test starts with an empty key cache (tables are emptied between tests)."""
-    from consentmgr.apiclients.services import forget_cached_clients
+def _fresh_auth_cache(request):
+    """Every test of the shared app starts with an empty key cache (tables are emptied too).
 
-    forget_cached_clients()
+    Tests that build their own app (the fuzzer) are left alone: asking for
+    ``app`` would run them once per database.
+    """
+    from consentmgr.apiclients.services import forget_cached_clients
+    from consentmgr.runtime import runtime
+
+    if "app" not in request.fixturenames:
+        yield
+        return
+    state = runtime(request.getfixturevalue("app"))
+    forget_cached_clients(state)
     yield
-    forget_cached_clients()
+    forget_cached_clients(state)
 
 
 @pytest.fixture

@@ -73,6 +73,37 @@ def test_a_revoked_key_is_401(client, db, create_api_client):
     assert body["detail"] == "This API key has been revoked."
 
 
+def test_a_key_revoked_elsewhere_keeps_working_while_cached(client, db, create_api_client):
+    import sqlalchemy as sa
+
+    from consentmgr.apiclients.models import ApiClient
+
+    api_client, key = create_api_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/events", headers=headers).status_code == 200
+    # Another process (the CLI, another worker) revokes the key.
+    db.session.execute(sa.update(ApiClient).where(ApiClient.id == api_client.id)
+                       .values(revoked_at=sa.func.now()))
+    db.session.commit()
+    assert client.get("/api/v1/events", headers=headers).status_code == 200
+
+
+def test_with_api_key_cache_seconds_0_a_key_revoked_elsewhere_is_refused_at_once(
+        app, client, db, create_api_client, monkeypatch):
+    import sqlalchemy as sa
+
+    from consentmgr.apiclients.models import ApiClient
+
+    monkeypatch.setitem(app.config, "API_KEY_CACHE_SECONDS", 0)
+    api_client, key = create_api_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.get("/api/v1/events", headers=headers).status_code == 200
+    db.session.execute(sa.update(ApiClient).where(ApiClient.id == api_client.id)
+                       .values(revoked_at=sa.func.now()))
+    db.session.commit()
+    assert_problem(client.get("/api/v1/events", headers=headers), 401, "unauthenticated")
+
+
 @pytest.mark.parametrize("method,path,body,scope", OPERATIONS, ids=[f"{o[0]} {o[1]}" for o in OPERATIONS])
 def test_each_operation_refuses_keys_without_its_scope(client, create_api_client, method, path,
                                                        body, scope):

@@ -107,3 +107,26 @@ def test_expired_answers_are_purged(db, client, bearer, customer_payload):
     assert purge_idempotency_keys(now=later) == 1
     db.session.commit()
     assert db.session.query(IdempotencyRecord).count() == 0
+
+
+def test_a_retry_that_loses_the_race_for_its_key_replays_the_winners_answer(
+        client, db, bearer, customer_payload, monkeypatch):
+    import sqlalchemy as sa
+
+    from consentmgr.customers.models import Customer
+    from consentmgr.web.api import idempotency
+
+    body = customer_payload()
+    first = _post(client, bearer, body, "race-1")
+
+    def lose_the_race(*args, **kwargs):
+        # A concurrent request with this key committed while ours waited.
+        raise sa.exc.IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(idempotency, "claim_idempotency_key", lose_the_race)
+    again = _post(client, bearer, body, "race-1")
+
+    assert again.status_code == first.status_code == 201
+    assert again.get_json() == first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert db.session.query(Customer).count() == 1

@@ -15,6 +15,7 @@ from consentmgr.audit.models import AuditEntry
 from consentmgr.customers import signin
 from consentmgr.customers.services import erase_customer
 from consentmgr.customers.signin import PortalSignInToken
+from consentmgr.extensions import limiter
 from tests.conftest import TEST_ACTOR
 from tests.web.portal.conftest import csrf_from, link_path, mail_link, post_form
 
@@ -348,8 +349,6 @@ def test_too_many_requests_from_one_client_get_the_429_page(client, app, custome
 
 
 def test_the_rate_limit_store_never_holds_the_address(client, customer, outbox):
-    from consentmgr.extensions import limiter
-
     ask_for_link(client, customer.email)
 
     keys = " ".join(str(key) for key in limiter.storage.storage)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from consentmgr.policies.document import parse_policy_file
+from consentmgr.policies.loader import parse_policy_file
 from tests.conftest import SHIPPED_POLICIES_DIR
-from tests.policies.test_document import write_policy
+from tests.policies.policy_files import write_policy
 
 SHIPPED = Path(SHIPPED_POLICIES_DIR)
 TODAY = "2026-11-23 12:00Z"
@@ -252,6 +252,16 @@ def test_version_json_carries_the_file_exactly_as_parsed(client, shipped, label)
 
     expected = parse_policy_file(SHIPPED / f"{label}.md").to_dict(include_body=True)
     assert {key: data[key] for key in expected} == expected
+
+
+def test_version_json_gives_the_publication_time_in_utc(client, publish_policy_files):
+    with time_machine.travel("2026-02-20 09:30:15Z", tick=False):
+        publish_policy_files()
+
+    with time_machine.travel(TODAY, tick=False):
+        data = client.get("/privacy/2026-03.json").get_json()
+
+    assert data["published_at"] == "2026-02-20T09:30:15+00:00"
 
 
 def test_current_policy_json_is_the_version_in_effect_with_its_status(client, with_future_version):

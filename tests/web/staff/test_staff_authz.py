@@ -15,9 +15,11 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 
 from consentmgr.apiclients.services import create_client
-from consentmgr.staff import services
+from consentmgr.audit import actions
+from consentmgr.audit.models import AuditEntry
 from tests.conftest import TEST_ACTOR
 from tests.fixtures.staff import create_staff_user, sign_in_as  # noqa: F401
 
@@ -117,15 +119,11 @@ def test_each_visitor_gets_the_expected_answer(app, client, world, monkeypatch, 
 
 
 def test_a_forbidden_screen_is_audited_as_denied(app, client, world, db):
-    import sqlalchemy as sa
-
-    from consentmgr.audit.models import AuditEntry
-
     sign_in_as(client, world["logins"]["admin"])
     assert client.get(f"/staff/customers/{world['customer_id']}").status_code == 403
 
     entry = db.session.scalar(sa.select(AuditEntry).where(
-        AuditEntry.action == services.STAFF_ACCESS_DENIED))
+        AuditEntry.action == actions.STAFF_ACCESS_DENIED))
     assert (entry.actor_id, entry.outcome, entry.subject_id) == (
         world["logins"]["admin"].id, "denied", None)
     assert entry.details == {"screen": "staff.record"}

@@ -11,11 +11,13 @@ import pytest
 import sqlalchemy as sa
 
 from consentmgr.actors import Actor
+from consentmgr.apiclients.services import authenticate, list_clients
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from consentmgr.audit.services import record
 from consentmgr.consent.models import ConsentEvent
 from consentmgr.staff import services
+from consentmgr.web.staff import audit_log, customers
 from tests.fixtures.staff import (  # noqa: F401
     create_staff_user,
     csrf_token,
@@ -149,8 +151,6 @@ def test_a_support_ticket_reveal_without_a_ticket_is_refused(client, db, agent, 
 
 def test_a_reveal_commits_its_audit_entry_before_the_value_is_returned(client, db, agent, ada,
                                                                        monkeypatch):
-    from consentmgr.web.staff import customers
-
     seen_from_elsewhere = []
     real_render = customers.render_template
 
@@ -343,18 +343,16 @@ def test_the_csv_export_holds_the_filtered_entries_safely(client, db, dpo):
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [row["action"] for row in rows] == ["customer.reveal"] + ["customer.view"] * 3
+    assert [row["action"] for row in rows] == [actions.CUSTOMER_REVEAL] + [actions.CUSTOMER_VIEW] * 3
     assert {row["actor_id"] for row in rows} == {actor.id}
     assert rows[0]["fields"] == "phone" and rows[0]["subject_id"] == str(subject)
     # Free text cannot run as a spreadsheet formula.
     assert rows[0]["justification"] == "'=HYPERLINK(\"x\") typed by staff"
-    exported = _entries(db, "audit.exported")
+    exported = _entries(db, actions.AUDIT_EXPORTED)
     assert [e.actor_id for e in exported] == [dpo.id]
 
 
 def test_the_csv_export_covers_every_page(client, db, dpo, monkeypatch):
-    from consentmgr.web.staff import audit_log
-
     monkeypatch.setattr(audit_log, "EXPORT_BATCH", 2)
     actor = Actor("staff", str(uuid.uuid4()), "agent")
     for _ in range(5):
@@ -428,8 +426,6 @@ def test_an_admin_deactivates_a_colleague(client, db, admin, create_staff_user):
 
 
 def test_an_admin_creates_an_api_client_and_sees_its_key_once(client, db, admin):
-    from consentmgr.apiclients.services import authenticate, list_clients
-
     response = _post(client, "/staff/admin/api-clients", name="shop",
                      scopes=["consent:read", "customers:read"])
 

@@ -1,35 +1,31 @@
-"""Recording, reading and verifying the audit trail on every database."""
+"""Appending to the audit trail: linking, validation, hashed client addresses, concurrency."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import uuid
 
 import pytest
 import sqlalchemy as sa
-import time_machine
 
-from consentmgr.runtime import runtime
 from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.chain import entry_hash
 from consentmgr.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from consentmgr.audit.record import _restore_head
 from consentmgr.audit.services import (
     InvalidAuditEntry,
-    count_entries,
     entries_for_customer,
     hash_client_address,
     record,
-    search_entries,
+    record_export,
     verify_chain,
 )
 from consentmgr.errors import ValidationFailed
+from consentmgr.runtime import runtime
 from tests.audit.helpers import AGENT
 from tests.conftest import TEST_ACTOR, base_config
-
-DPO = Actor("staff", "5b0f3c1e-0000-4000-8000-000000000002", "dpo")
 
 
 def sequences(db) -> list[int]:
@@ -143,84 +139,6 @@ def test_custom_action_names_are_accepted(db):
     assert record("request.export-downloaded", actor=AGENT).action == "request.export-downloaded"
 
 
-def test_entries_for_customer_lists_only_that_customer_newest_first(db, record_entries):
-    customer, other = uuid.uuid4(), uuid.uuid4()
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_VIEW)
-    record_entries(1, subject_id=other, action=actions.CUSTOMER_VIEW)
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_REVEAL, fields=["phone"])
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_RECTIFIED, fields=["name"])
-    found = entries_for_customer(customer)
-    assert [e.sequence for e in found] == [4, 3, 1]
-
-
-def test_entries_for_customer_can_be_limited_to_staff_access(db, record_entries):
-    customer = uuid.uuid4()
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_VIEW)
-    record_entries(1, subject_id=customer, action=actions.CONSENT_GRANTED)
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_REVEAL, fields=["phone"])
-    found = entries_for_customer(str(customer), actions=actions.STAFF_ACCESS_ACTIONS)
-    assert [(e.action, e.fields) for e in found] == [("customer.reveal", ["phone"]),
-                                                    ("customer.view", [])]
-
-
-def test_search_filters_by_actor_subject_and_action_prefix(db, record_entries):
-    customer = uuid.uuid4()
-    record_entries(1, subject_id=customer, action="request.received")
-    record_entries(1, subject_id=customer, action="request.completed", actor=DPO)
-    record_entries(1, subject_id=customer, action=actions.CUSTOMER_VIEW)
-    record_entries(1, action="request.received")
-    assert [e.sequence for e in search_entries(subject_id=customer, action="request.*")] == [2, 1]
-    assert [e.sequence for e in search_entries(actor_id=DPO.id)] == [2]
-    assert [e.sequence for e in search_entries(action=actions.CUSTOMER_VIEW)] == [3]
-    assert count_entries(action="request.*") == 3
-
-
-def test_search_treats_like_wildcards_in_the_action_literally(db, record_entries):
-    record_entries(1, action="customer.view")
-    assert search_entries(action="customer_view*") == []
-
-
-def test_search_by_date_includes_both_whole_utc_days(db, record_entries):
-    for day in (1, 2, 3, 4):
-        with time_machine.travel(dt.datetime(2026, 5, day, 23, 59, 59, tzinfo=dt.timezone.utc), tick=False):
-            record_entries(1)
-    found = search_entries(since=dt.date(2026, 5, 2), until=dt.date(2026, 5, 3))
-    assert [e.sequence for e in found] == [3, 2]
-
-
-def test_search_pages_newest_first(db, record_entries):
-    record_entries(5)
-    assert [e.sequence for e in search_entries(limit=2, offset=1)] == [4, 3]
-
-
-@pytest.mark.parametrize(
-    "arguments, field",
-    [
-        ({"subject_id": "nope"}, "subject_id"),
-        ({"since": dt.date(2026, 5, 3), "until": dt.date(2026, 5, 2)}, "until"),
-        ({"limit": 0}, "limit"),
-        ({"limit": 1001}, "limit"),
-        ({"offset": -1}, "offset"),
-    ],
-)
-def test_bad_search_is_a_clear_validation_error(db, arguments, field):
-    with pytest.raises(ValidationFailed) as caught:
-        search_entries(**arguments)
-    assert field in caught.value.errors
-
-
-def test_empty_trail_verifies(db):
-    result = verify_chain()
-    assert (result.ok, result.checked, result.head_sequence) == (True, 0, 0)
-
-
-def test_verify_reports_entries_and_head(db, record_entries):
-    entries = record_entries(4)
-    result = verify_chain()
-    assert result.ok and result.checked == 4
-    assert (result.head_sequence, result.head_hash) == (4, entries[-1].hash)
-
-
 def test_missing_head_row_is_rebuilt_from_the_last_entry(db, record_entries, tamper):
     entries = record_entries(2)
     tamper("DELETE FROM audit_head")
@@ -234,6 +152,23 @@ def test_head_row_follows_the_last_entry(db, record_entries):
     last = record_entries(3)[-1]
     head = db.session.get(AuditHead, 1)
     assert (head.sequence, head.hash) == (3, last.hash)
+
+
+def test_restoring_the_head_leaves_an_existing_head_alone(db, record_entries):
+    last = record_entries(2)[-1]
+    _restore_head(db.session)  # ON CONFLICT DO NOTHING: the live head wins
+    head = db.session.get(AuditHead, 1)
+    assert (head.sequence, head.hash) == (2, last.hash)
+
+
+def test_exporting_the_trail_is_itself_an_entry(db):
+    entry = record_export(AGENT, filtered=True, client_address="203.0.113.7", request_id="req-1")
+    db.session.commit()
+    assert (entry.action, entry.actor_id, entry.outcome) == (actions.AUDIT_EXPORTED, AGENT.id,
+                                                            actions.SUCCESS)
+    assert entry.details == {"filtered": True}
+    assert (entry.request_id, entry.client_hash) == ("req-1", hash_client_address("203.0.113.7"))
+    assert record_export(AGENT, filtered=False).details == {"filtered": False}
 
 
 def test_customer_services_audit_create_rectify_and_history(db, create_customer):

@@ -4,6 +4,10 @@ GDPR Art. 15(1)(c) gives customers the right to know who received their
 data; we go further and show every staff view and field reveal, read from
 the audit trail (which holds ids, roles, field names and reason codes only).
 Staff display names come from the staff directory at read time.
+
+This read model lives in the staff area because it speaks of staff: their
+roles, their reasons for a reveal, the fields they can reveal. The staff
+area depends on customers, never the other way round.
 """
 
 from __future__ import annotations
@@ -11,22 +15,25 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 from consentmgr.audit import actions as audit_actions
 from consentmgr.audit.services import entries_for_customer
+from consentmgr.staff.access import RevealReason
+from consentmgr.staff.directory import staff_directory
+from consentmgr.staff.models import StaffRole
 
 UNNAMED_STAFF = "a staff member"
 
-# Reason codes staff give before revealing a field, in the customer's words.
-REASON_TEXT = {
-    "support-ticket": "You contacted our customer service (a support ticket)",
-    "customer-request": "You asked us to (for example on the phone)",
-    "legal-obligation": "The law required it",
-    "fraud-investigation": "To investigate suspected fraud",
-    "data-subject-request": "To answer a request you made about your data",
+# Why a staff member revealed a field, in the customer's words.
+REASON_TEXT: dict[RevealReason, str] = {
+    RevealReason.SUPPORT_TICKET: "You contacted our customer service (a support ticket)",
+    RevealReason.CUSTOMER_REQUEST: "You asked us to (for example on the phone)",
+    RevealReason.LEGAL_OBLIGATION: "The law required it",
+    RevealReason.FRAUD_INVESTIGATION: "To investigate suspected fraud",
+    RevealReason.DATA_SUBJECT_REQUEST: "To answer a request you made about your data",
 }
 
+# The fields staff can reveal (consentmgr.staff.access.FIELDS), in the customer's words.
 FIELD_TEXT = {
     "email": "email address",
     "name": "name",
@@ -37,8 +44,16 @@ FIELD_TEXT = {
     "history": "history",
 }
 
-ROLE_TEXT = {"agent": "Customer service agent", "dpo": "Data protection officer",
-             "admin": "Administrator"}
+ROLE_TEXT: dict[StaffRole, str] = {
+    StaffRole.AGENT: "Customer service agent",
+    StaffRole.DPO: "Data protection officer",
+    StaffRole.ADMIN: "Administrator",
+}
+
+
+def _plain(code: str) -> str:
+    # A code recorded by an older release that no enum member names any more.
+    return code.replace("-", " ").replace("_", " ").capitalize()
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,10 @@ class StaffAccess:
         """The staff member's role in plain words."""
         if not self.staff_role:
             return "Staff member"
-        return ROLE_TEXT.get(self.staff_role, self.staff_role.replace("-", " ").capitalize())
+        try:
+            return ROLE_TEXT[StaffRole(self.staff_role)]
+        except ValueError:
+            return _plain(self.staff_role)
 
     @property
     def field_text(self) -> list[str]:
@@ -74,20 +92,10 @@ class StaffAccess:
         """The reason code in plain words (None when no reason was needed)."""
         if not self.reason_code:
             return None
-        return REASON_TEXT.get(self.reason_code,
-                               self.reason_code.replace("-", " ").replace("_", " ").capitalize())
-
-
-def _staff_cards(staff_ids: Iterable[str]) -> Mapping[str, object]:
-    """Display names and roles from the staff directory, if that area is installed."""
-    ids = sorted(set(staff_ids))
-    if not ids:
-        return {}
-    try:
-        from consentmgr.staff.services import staff_directory
-    except ImportError:
-        return {}
-    return staff_directory(ids)
+        try:
+            return REASON_TEXT[RevealReason(self.reason_code)]
+        except ValueError:
+            return _plain(self.reason_code)
 
 
 def staff_accesses(customer_id: uuid.UUID | str) -> list[StaffAccess]:
@@ -100,15 +108,15 @@ def staff_accesses(customer_id: uuid.UUID | str) -> list[StaffAccess]:
     entries = [e for e in entries_for_customer(customer_id,
                                                actions=audit_actions.STAFF_ACCESS_ACTIONS)
                if e.outcome == audit_actions.SUCCESS]
-    cards = _staff_cards(e.actor_id for e in entries if e.actor_type == "staff")
+    cards = staff_directory({e.actor_id for e in entries if e.actor_type == "staff"})
     accesses = []
     for entry in entries:
         card = cards.get(entry.actor_id) if entry.actor_type == "staff" else None
         accesses.append(StaffAccess(
             occurred_at=entry.occurred_at_utc,
             action=entry.action,
-            staff_name=getattr(card, "display_name", None) or UNNAMED_STAFF,
-            staff_role=getattr(card, "role", None) or entry.actor_role,
+            staff_name=(card.display_name if card else None) or UNNAMED_STAFF,
+            staff_role=card.role if card else entry.actor_role,
             fields=tuple(entry.fields or ()),
             reason_code=entry.reason_code,
         ))

@@ -1,0 +1,254 @@
+"""The consent ledger: record each choice as an event, keep the state, read them back.
+
+Every change appends a :class:`ConsentEvent`, upserts the customer's
+:class:`ConsentState` for that purpose and writes an audit entry, in the
+caller's transaction. The audit append is taken first: it serialises
+writers, so event order, state and the change-feed cursor always agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from consentmgr.actors import Actor
+from consentmgr.audit import actions
+from consentmgr.audit import services as audit
+from consentmgr.consent.catalogue import PurposeInfo, catalogue, purpose_info
+from consentmgr.consent.models import (
+    STATUS_AFTER,
+    Channel,
+    ConsentAction,
+    ConsentEvent,
+    ConsentState,
+    ConsentStatus,
+)
+from consentmgr.customers.models import Customer, CustomerStatus
+from consentmgr.customers.services import CustomerErased
+from consentmgr.errors import Conflict, NotFound, ValidationFailed
+from consentmgr.extensions import db
+from consentmgr.policies.services import PolicyNotFound, get_purpose
+from consentmgr.runtime import of_session
+from consentmgr.sql import upsert
+
+
+class ConsentNotApplicable(Conflict):
+    """The action does not fit the purpose's legal basis."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How a choice was made. Client details are kept only as keyed hashes."""
+
+    gpc: bool = False
+    client_address: str | None = None
+    user_agent: str | None = None
+    note: str | None = None  # stored encrypted under the customer's key
+
+
+#: The audit action each ledger action is recorded as.
+AUDIT_ACTIONS = {
+    ConsentAction.GRANTED: actions.CONSENT_GRANTED,
+    ConsentAction.WITHDRAWN: actions.CONSENT_WITHDRAWN,
+    ConsentAction.REFUSED: actions.CONSENT_REFUSED,
+    ConsentAction.OBJECTED: actions.CONSENT_OBJECTED,
+}
+
+_ALLOWED_BASIS = {
+    ConsentAction.GRANTED: ("consent",),
+    ConsentAction.WITHDRAWN: ("consent",),
+    ConsentAction.REFUSED: ("consent",),
+    ConsentAction.OBJECTED: ("legitimate-interest",),
+}
+
+
+def _evidence_json(evidence: Evidence) -> dict[str, Any]:
+    # Its own blind-index label: these hashes cannot be matched with any other index.
+    hasher = of_session(db.session).indexer("consent-evidence")
+    data: dict[str, Any] = {"gpc": evidence.gpc}
+    if evidence.client_address:
+        data["client_hash"] = hasher.compute(evidence.client_address.strip())
+    if evidence.user_agent:
+        data["user_agent_hash"] = hasher.compute(evidence.user_agent.strip())
+    return data
+
+
+def _shown_notice(
+    info: PurposeInfo, policy_version: str | None, notice_hash: str | None
+) -> tuple[str, str]:
+    """The version and notice hash the customer saw (default: what is in effect)."""
+    if policy_version is None:
+        if notice_hash is not None and notice_hash != info.notice_hash:
+            raise ValidationFailed({"notice_hash": [
+                "This is not the notice of the purpose in the policy in effect; "
+                "send the policy_version it belongs to."]})
+        return info.version, info.notice_hash
+    try:
+        shown = get_purpose(policy_version, info.slug)
+    except PolicyNotFound:
+        raise ValidationFailed({"policy_version": [
+            "No published policy version with that label defines this purpose."]}) from None
+    if notice_hash is not None and notice_hash != shown.notice_hash:
+        raise ValidationFailed({"notice_hash": [
+            "This does not match the notice of the purpose in that policy version."]})
+    return policy_version, shown.notice_hash
+
+
+def record_choice(
+    customer: Customer,
+    purpose_slug: str,
+    action: ConsentAction,
+    *,
+    actor: Actor,
+    channel: Channel | str,
+    evidence: Evidence | None = None,
+    policy_version: str | None = None,
+    notice_hash: str | None = None,
+    collected_at: dt.datetime | None = None,
+    today: dt.date | None = None,
+) -> ConsentEvent:
+    """Append one consent event and update the state, with its audit entry.
+
+    Raises :class:`UnknownPurpose`, :class:`ConsentNotApplicable` (for
+    example consenting to a purpose based on a contract),
+    :class:`CustomerErased`, or :class:`ValidationFailed` for a notice that
+    does not match.
+    """
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    info = purpose_info(purpose_slug, today=today)
+    if info.legal_basis not in _ALLOWED_BASIS[action]:
+        raise ConsentNotApplicable(_not_applicable(action, info))
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise ValidationFailed({"channel": ["Unknown channel: use portal, staff, api or import."]}) from None
+    version, shown_hash = _shown_notice(info, policy_version, notice_hash)
+    evidence = evidence or Evidence()
+    status = STATUS_AFTER[action]
+    entry = audit.record(
+        AUDIT_ACTIONS[action], actor=actor, subject_id=customer.id,
+        details={"purpose": info.slug, "status": status.value, "policy_version": version,
+                 "channel": channel.value, "gpc": evidence.gpc},
+    )
+    event = ConsentEvent(
+        id=uuid.uuid4(), customer_id=customer.id, purpose=info.slug, action=action,
+        status=status, policy_version=version, notice_hash=shown_hash, channel=channel,
+        actor_type=actor.type, actor_id=actor.id, occurred_at=entry.occurred_at,
+        collected_at=collected_at, gpc=evidence.gpc, evidence=_evidence_json(evidence),
+        audit_sequence=entry.sequence,
+    )
+    if evidence.note:
+        event.note = evidence.note
+    db.session.add(event)
+    _upsert_state(customer.id, info.slug, status, version, shown_hash, event.id, entry.occurred_at)
+    db.session.flush()
+    return event
+
+
+def _not_applicable(action: ConsentAction, info: PurposeInfo) -> str:
+    if action == ConsentAction.OBJECTED:
+        return (f"“{info.title}” is based on {info.legal_basis.replace('-', ' ')}, not legitimate "
+                "interest: withdraw consent instead of objecting.")
+    if info.legal_basis == "legitimate-interest":
+        return f"“{info.title}” is based on legitimate interest: you can object to it instead."
+    return (f"“{info.title}” is based on {info.legal_basis.replace('-', ' ')}, "
+            "not consent: there is no consent to give or withdraw.")
+
+
+def _upsert_state(customer_id: uuid.UUID, purpose: str, status: ConsentStatus, version: str,
+                  notice_hash: str, event_id: uuid.UUID, at: dt.datetime) -> None:
+    upsert(db.session, ConsentState.__table__,
+           {"customer_id": customer_id, "purpose": purpose, "status": status,
+            "policy_version": version, "notice_hash": notice_hash, "event_id": event_id,
+            "updated_at": at},
+           key=["customer_id", "purpose"])
+    # The ORM may hold a stale copy of this row in the identity map.
+    cached = db.session.identity_map.get(
+        db.session.identity_key(ConsentState, (customer_id, purpose)))
+    if cached is not None:
+        db.session.expire(cached)
+
+
+def grant_consent(customer: Customer, purpose_slug: str, **kwargs: Any) -> ConsentEvent:
+    """Record consent given for a purpose (see :func:`record_choice`)."""
+    return record_choice(customer, purpose_slug, ConsentAction.GRANTED, **kwargs)
+
+
+def withdraw_consent(customer: Customer, purpose_slug: str, **kwargs: Any) -> ConsentEvent:
+    """Record consent withdrawn; GDPR Art. 7(3): as easy as giving it."""
+    return record_choice(customer, purpose_slug, ConsentAction.WITHDRAWN, **kwargs)
+
+
+def object_to_processing(customer: Customer, purpose_slug: str, **kwargs: Any) -> ConsentEvent:
+    """Record an objection to a legitimate-interest purpose (GDPR Art. 21)."""
+    return record_choice(customer, purpose_slug, ConsentAction.OBJECTED, **kwargs)
+
+
+def honour_gpc(
+    customer: Customer, *, actor: Actor, evidence: Evidence | None = None,
+    today: dt.date | None = None,
+) -> list[ConsentEvent]:
+    """Record a Global Privacy Control opt-out for every sale-or-share purpose, once.
+
+    "Once" means at most one GPC event per purpose: a customer who later opts
+    in explicitly, having been told of the conflict, keeps that choice.
+    """
+    evidence = Evidence(gpc=True, client_address=evidence.client_address if evidence else None,
+                        user_agent=evidence.user_agent if evidence else None)
+    targets = [p for p in catalogue(today).purposes.values()
+               if p.sale_or_share and p.legal_basis == "consent"]
+    if not targets:
+        return []
+    done = set(db.session.scalars(
+        sa.select(ConsentEvent.purpose).where(
+            ConsentEvent.customer_id == customer.id, ConsentEvent.gpc.is_(True),
+            ConsentEvent.purpose.in_([p.slug for p in targets]))))
+    states = current_states(customer)
+    events = []
+    for info in targets:
+        if info.slug in done:
+            continue
+        state = states.get(info.slug)
+        action = (ConsentAction.WITHDRAWN if state is not None and state.status == ConsentStatus.GIVEN
+                  else ConsentAction.REFUSED)
+        events.append(record_choice(customer, info.slug, action, actor=actor,
+                                    channel=Channel.PORTAL, evidence=evidence, today=today))
+    return events
+
+
+def gpc_honoured(customer: Customer) -> bool:
+    """True if a GPC opt-out has been recorded for this customer."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(ConsentEvent)
+        .where(ConsentEvent.customer_id == customer.id, ConsentEvent.gpc.is_(True))) > 0
+
+
+def current_states(customer: Customer) -> dict[str, ConsentState]:
+    """The customer's consent state per purpose slug."""
+    return {s.purpose: s for s in db.session.scalars(
+        sa.select(ConsentState).where(ConsentState.customer_id == customer.id))}
+
+
+def events_for(customer: Customer) -> list[ConsentEvent]:
+    """The customer's consent events, newest first."""
+    return list(db.session.scalars(
+        sa.select(ConsentEvent).where(ConsentEvent.customer_id == customer.id)
+        .order_by(ConsentEvent.audit_sequence.desc())))
+
+
+def get_event(customer: Customer, event_id: uuid.UUID | str) -> ConsentEvent:
+    """One of *this customer's* events; another customer's id is simply not found."""
+    try:
+        key = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))
+    except ValueError:
+        raise NotFound("No consent event with that id.") from None
+    event = db.session.scalar(sa.select(ConsentEvent).where(
+        ConsentEvent.id == key, ConsentEvent.customer_id == customer.id))
+    if event is None:
+        raise NotFound("No consent event with that id.")
+    return event
