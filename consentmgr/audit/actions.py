@@ -66,16 +66,26 @@ API_CLIENT_REVOKED = "api-client.revoked"
 # Data-subject requests (GDPR Arts. 15-21): ``request.<event>``.
 REQUEST_PREFIX = "request."
 REQUEST_RECEIVED = "request.received"
+REQUEST_IDENTITY_VERIFIED = "request.identity-verified"
+REQUEST_STARTED = "request.started"  # approved by the DPO, or taken up: in progress
+REQUEST_EXTENDED = "request.extended"  # Art. 12(3): up to two further months, with a reason
 REQUEST_COMPLETED = "request.completed"
-REQUEST_REJECTED = "request.rejected"
+REQUEST_REJECTED = "request.rejected"  # refused with a reason code (Art. 12(4))
+REQUEST_WITHDRAWN = "request.withdrawn"
+CUSTOMER_EXPORTED = "customer.exported"  # the Art. 15/20 export was handed out
+LEGAL_HOLD_PLACED = "legal-hold.placed"  # Art. 17(3): erasure held back, with its exception
+LEGAL_HOLD_LIFTED = "legal-hold.lifted"
 
 # The audit trail itself.
 AUDIT_CHECKPOINT = "audit.checkpoint"
 AUDIT_EXPORTED = "audit.exported"
 
 # What the change feed (GET /api/v1/events) tells downstream systems.
+# GDPR Art. 19: rectification, erasure and restriction reach every recipient.
 FEED_ACTIONS = (CONSENT_GRANTED, CONSENT_WITHDRAWN, CONSENT_REFUSED, CONSENT_OBJECTED,
-                CUSTOMER_RESTRICTED, CUSTOMER_UNRESTRICTED, CUSTOMER_ERASED)
+                CUSTOMER_RECTIFIED, CUSTOMER_RESTRICTED, CUSTOMER_UNRESTRICTED, CUSTOMER_ERASED,
+                REQUEST_RECEIVED, REQUEST_IDENTITY_VERIFIED, REQUEST_STARTED, REQUEST_EXTENDED,
+                REQUEST_COMPLETED, REQUEST_REJECTED, REQUEST_WITHDRAWN)
 
 # What the customer's "Who has accessed my data" page lists: a staff member
 # looking at their record or revealing one of its fields.
