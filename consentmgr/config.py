@@ -65,6 +65,10 @@ class Settings:
     policies_dir: Path
     smtp: SmtpSettings
     generated_dev_secrets: bool = False
+    # CONSENTMGR_REQUESTS_AUTO_APPROVE_ERASURE: approve an erasure request as
+    # soon as it is received (identity known) when no legal hold applies,
+    # instead of waiting for the DPO. Off by default.
+    requests_auto_approve_erasure: bool = False
     # Operational limits set by CONSENTMGR_<NAME>, for app.config[<NAME>] (see TUNABLES).
     tuning: Mapping[str, object] = field(default_factory=dict)
 
@@ -281,6 +285,9 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         policies_dir=Path(environ.get(f"{PREFIX}POLICIES_DIR") or PROJECT_ROOT / "policies"),
         smtp=smtp,
         generated_dev_secrets=generated,
+        requests_auto_approve_erasure=_bool(
+            environ.get(f"{PREFIX}REQUESTS_AUTO_APPROVE_ERASURE", "false"),
+            f"{PREFIX}REQUESTS_AUTO_APPROVE_ERASURE"),
         tuning=_tuning(environ),
     )
 

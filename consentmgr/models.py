@@ -8,3 +8,4 @@ from consentmgr.consent.models import ConsentEvent, ConsentState  # noqa: F401
 from consentmgr.apiclients.models import ApiClient, ExternalRef, IdempotencyRecord  # noqa: F401
 from consentmgr.staff.models import PasswordToken, StaffUser  # noqa: F401
 from consentmgr.customers.signin import PortalSignInToken  # noqa: F401
+from consentmgr.requests.models import DataSubjectRequest, LegalHold  # noqa: F401

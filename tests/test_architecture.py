@@ -21,6 +21,7 @@ ALLOWED = {
     "consent": {"crypto", "keys", "audit", "customers", "policies"},
     "staff": {"crypto", "keys", "audit", "customers"},
     "apiclients": {"crypto", "keys", "audit", "customers", "consent"},
+    "requests": {"crypto", "keys", "audit", "customers", "consent", "policies", "staff", "apiclients"},
 }
 AUDIENCES = {"web", "cli"}
 

@@ -79,6 +79,21 @@ def test_bad_boolean_is_a_clear_error(tmp_path):
         load_settings(production(CONSENTMGR_SMTP_STARTTLS="maybe"), tmp_path)
 
 
+def test_erasure_waits_for_the_dpo_unless_auto_approval_is_switched_on(tmp_path):
+    assert load_settings(production(), tmp_path).requests_auto_approve_erasure is False
+    for value in ("true", "1", "yes", "on"):
+        settings = load_settings(production(CONSENTMGR_REQUESTS_AUTO_APPROVE_ERASURE=value), tmp_path)
+        assert settings.requests_auto_approve_erasure is True
+    settings = load_settings(production(CONSENTMGR_REQUESTS_AUTO_APPROVE_ERASURE="off"), tmp_path)
+    assert settings.requests_auto_approve_erasure is False
+
+
+def test_a_bad_auto_approval_value_is_a_clear_error_naming_the_variable(tmp_path):
+    with pytest.raises(ConfigError,
+                       match="CONSENTMGR_REQUESTS_AUTO_APPROVE_ERASURE must be true or false"):
+        load_settings(production(CONSENTMGR_REQUESTS_AUTO_APPROVE_ERASURE="sometimes"), tmp_path)
+
+
 @pytest.mark.parametrize("missing", ["CONSENTMGR_AUDIT_SIGNING_KEY", "CONSENTMGR_RECEIPT_SIGNING_KEY"])
 def test_production_without_a_signing_key_fails_naming_it_and_how_to_make_one(tmp_path, missing):
     with pytest.raises(ConfigError) as caught:

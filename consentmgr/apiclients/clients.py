@@ -23,7 +23,8 @@ from consentmgr.extensions import db
 from consentmgr.sql import utcnow
 from consentmgr.tokens import issue_token
 
-SCOPES = ("customers:read", "customers:write", "consent:read", "consent:write", "events:read")
+SCOPES = ("customers:read", "customers:write", "consent:read", "consent:write", "events:read",
+          "requests:read", "requests:write", "requests:decide", "customers:export")
 PREFIX_LENGTH = 12  # "cmk_" and 8 random characters
 MAX_NAME = 100
 

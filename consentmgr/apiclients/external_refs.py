@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from consentmgr.apiclients.auth import AuthenticatedClient
 from consentmgr.apiclients.models import ExternalRef
+from consentmgr.apiclients.restriction import refuse_if_restricted
 from consentmgr.customers.models import Customer
 from consentmgr.customers.services import (
     create_customer,
@@ -79,11 +80,15 @@ def upsert_customer(
     Returns the customer and True if it was created. Without an
     ``external_ref`` this always creates. An update is a rectification
     (GDPR Art. 16) of the fields sent, audited by the customers service.
-    Raises :class:`EmailInUse` when another customer has the address.
+    Raises :class:`EmailInUse` when another customer has the address, and
+    :class:`~consentmgr.apiclients.restriction.CustomerRestricted` when the
+    customer to update is restricted (GDPR Art. 18).
     """
     actor = client.actor
     ref = _clean_external_ref(external_ref) if external_ref is not None else None
     existing = customer_by_external_ref(client, ref) if ref is not None else None
+    if existing is not None:
+        refuse_if_restricted(existing)
     _ensure_email_free(details, exclude=existing.id if existing is not None else None)
     if existing is not None:
         rectify_customer(existing, details, actor=actor)
@@ -100,7 +105,10 @@ def correct_customer(
 ) -> list[str]:
     """Rectify some of a customer's details for a client (GDPR Art. 16); returns changed fields.
 
-    Raises :class:`EmailInUse` when another customer has the new address.
+    Raises :class:`EmailInUse` when another customer has the new address,
+    and :class:`~consentmgr.apiclients.restriction.CustomerRestricted` while
+    the customer's processing is restricted (GDPR Art. 18).
     """
+    refuse_if_restricted(customer)
     _ensure_email_free(changes, exclude=customer.id)
     return rectify_customer(customer, changes, actor=client.actor)

@@ -35,6 +35,10 @@ class ApiClient(db.Model):
     created_by: Mapped[str] = mapped_column(sa.String(128))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    # The highest change-feed cursor (audit sequence) this client has been
+    # served by GET /events: who has been told of a rectification, erasure or
+    # restriction (GDPR Art. 19). Only ever grows.
+    feed_cursor: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     @property
     def active(self) -> bool:

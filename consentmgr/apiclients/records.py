@@ -14,6 +14,7 @@ from typing import Any
 
 from consentmgr.apiclients.auth import AuthenticatedClient
 from consentmgr.apiclients.external_refs import external_ref_of
+from consentmgr.apiclients.restriction import refuse_if_restricted
 from consentmgr.audit import actions as audit_actions
 from consentmgr.audit import services as audit
 from consentmgr.customers.models import Customer, CustomerStatus
@@ -68,11 +69,14 @@ def read_customer(client: AuthenticatedClient, customer_id: uuid.UUID, *,
     """A customer's record for ``client``, audited; returns it and the fields it reveals.
 
     Raises :class:`~consentmgr.customers.services.CustomerNotFound` (a 404)
-    for an unknown id. The entry
+    for an unknown id and
+    :class:`~consentmgr.apiclients.restriction.CustomerRestricted` (a 409,
+    nothing read, nothing audited) while processing is restricted. The entry
     (:data:`~consentmgr.audit.actions.API_CUSTOMER_READ`) names the fields
     returned; a read that reveals nothing (an erased record) leaves none.
     """
     customer = get_customer(customer_id, with_history=with_history)
+    refuse_if_restricted(customer)
     record, revealed = customer_record(client, customer, with_history=with_history)
     if revealed:
         audit.record(audit_actions.API_CUSTOMER_READ, actor=client.actor,

@@ -4,7 +4,9 @@
 - :mod:`consentmgr.apiclients.auth` — authenticate a key, the client cache, last use;
 - :mod:`consentmgr.apiclients.external_refs` — customers by a client's own reference;
 - :mod:`consentmgr.apiclients.records` — audited reads and lookups of customer records;
-- :mod:`consentmgr.apiclients.idempotency` — Idempotency-Key claims and replays.
+- :mod:`consentmgr.apiclients.idempotency` — Idempotency-Key claims and replays;
+- :mod:`consentmgr.apiclients.restriction` — restricted records (Art. 18) refused to clients;
+- :mod:`consentmgr.apiclients.feed_readers` — how far each client read the change feed (Art. 19).
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ from consentmgr.apiclients.external_refs import (
     external_ref_of,
     upsert_customer,
 )
+from consentmgr.apiclients.feed_readers import (
+    clients_past,
+    completion_cursor,
+    notified_clients,
+    record_feed_read,
+)
 from consentmgr.apiclients.idempotency import (
     IDEMPOTENCY_TTL,
     IdempotencyKeyReused,
@@ -54,15 +62,17 @@ from consentmgr.apiclients.idempotency import (
     stored_response,
 )
 from consentmgr.apiclients.records import customer_record, lookup_customer, read_customer
+from consentmgr.apiclients.restriction import CustomerRestricted, refuse_if_restricted
 
 __all__ = [
     "DEFAULT_CACHE_SECONDS", "IDEMPOTENCY_TTL", "KEY_MARKER", "LAST_USED_EVERY",
     "MAX_EXTERNAL_REF", "MAX_NAME", "PREFIX_LENGTH", "SCOPES", "ApiClientNotFound",
-    "AuthenticatedClient", "EmailInUse", "IdempotencyKeyReused", "InvalidApiKey", "ScopeMissing",
-    "StoredResponse", "authenticate", "claim_idempotency_key", "complete_idempotency_key",
-    "configured_cache_seconds", "correct_customer", "create_client", "customer_by_external_ref",
-    "customer_record", "external_ref_of", "forget_cached_clients", "forget_client",
-    "generate_key", "get_client", "hash_key", "list_clients", "lookup_customer",
-    "purge_idempotency_keys", "read_customer", "record_use", "request_fingerprint",
-    "revoke_client", "stored_response", "upsert_customer", "use_is_due",
+    "AuthenticatedClient", "CustomerRestricted", "EmailInUse", "IdempotencyKeyReused",
+    "InvalidApiKey", "ScopeMissing", "StoredResponse", "authenticate", "claim_idempotency_key",
+    "clients_past", "complete_idempotency_key", "completion_cursor", "configured_cache_seconds",
+    "correct_customer", "create_client", "customer_by_external_ref", "customer_record",
+    "external_ref_of", "forget_cached_clients", "forget_client", "generate_key", "get_client",
+    "hash_key", "list_clients", "lookup_customer", "notified_clients", "purge_idempotency_keys",
+    "read_customer", "record_feed_read", "record_use", "refuse_if_restricted",
+    "request_fingerprint", "revoke_client", "stored_response", "upsert_customer", "use_is_due",
 ]

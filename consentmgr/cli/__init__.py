@@ -10,6 +10,7 @@ from consentmgr.cli.consent import consent
 from consentmgr.cli.demo import demo
 from consentmgr.cli.keys import keys
 from consentmgr.cli.policies import policies
+from consentmgr.cli.requests import requests
 from consentmgr.cli.staff import staff
 
 
@@ -21,4 +22,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(policies)
     app.cli.add_command(api_clients)
+    app.cli.add_command(requests)
     app.cli.add_command(staff)

@@ -40,6 +40,10 @@ class Customer(EncryptedRecord, db.Model):
     updated_at: Mapped[dt.datetime] = mapped_column(
         TZDateTime, default=utcnow, onupdate=utcnow
     )
+    # Set by an erasure that had to keep some history for a legal obligation
+    # (GDPR Art. 17(3)(b)): the record stays restricted until then, and the
+    # rest is erased when the period ends.
+    retained_until: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     email = EncryptedField(TEXT)
     name = EncryptedField(TEXT)

@@ -6,8 +6,9 @@ commits once, so a change and its audit entry commit or roll back together.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -17,7 +18,7 @@ from consentmgr.actors import Actor
 from consentmgr.audit import actions as audit_actions
 from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, normalise_email
-from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry
+from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry, PortalSignInToken
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
 from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_messages
 from consentmgr.extensions import db
@@ -40,6 +41,14 @@ class CustomerErased(Conflict):
 
     def __init__(self) -> None:
         super().__init__("This customer's record has been erased.")
+
+
+class RetainedByLaw(Conflict):
+    """The record is kept only for a legal obligation: its restriction cannot be lifted."""
+
+    def __init__(self) -> None:
+        super().__init__("This record was erased except for what the law requires us to keep; "
+                         "its processing stays restricted until the retention period ends.")
 
 
 def email_indexer() -> BlindIndexer:
@@ -141,12 +150,32 @@ def restrict_processing(customer: Customer, *, actor: Actor) -> None:
 
 
 def lift_restriction(customer: Customer, *, actor: Actor) -> None:
-    """End a restriction of processing (GDPR Art. 18(3))."""
+    """End a restriction of processing (GDPR Art. 18(3)).
+
+    A record kept only for a legal obligation after an erasure
+    (``retained_until`` set) stays restricted: :class:`RetainedByLaw`.
+    """
     if customer.status != CustomerStatus.RESTRICTED:
         return
+    if customer.retained_until is not None:
+        raise RetainedByLaw()
     customer.status = CustomerStatus.ACTIVE
     db.session.flush()
     audit.record(audit_actions.CUSTOMER_UNRESTRICTED, actor=actor, subject_id=customer.id)
+
+
+def _clear_record(customer: Customer, *, keep: Collection[uuid.UUID] = ()) -> None:
+    """Clear the record's fields, its email index, its sign-in tokens and all history but ``keep``."""
+    for field in Customer.PERSONAL_FIELDS:
+        setattr(customer, f"_{field}", None)
+    customer.email_index = None
+    wipe = sa.update(HistoryEntry).where(HistoryEntry.customer_id == customer.id)
+    if keep:
+        wipe = wipe.where(HistoryEntry.id.not_in(list(keep)))
+    db.session.execute(wipe.values(_summary=None, _details=None),
+                       execution_options={"synchronize_session": False})
+    db.session.execute(sa.delete(PortalSignInToken)
+                       .where(PortalSignInToken.customer_id == customer.id))
 
 
 def erase_customer(customer: Customer, *, actor: Actor) -> int:
@@ -154,23 +183,46 @@ def erase_customer(customer: Customer, *, actor: Actor) -> int:
 
     The customer's data keys are destroyed, so every copy of their fields —
     including old backups of the main database — becomes unreadable. The
-    ciphertexts and the email index are cleared as well; the record keeps only
-    its id and status so that the consent ledger and the audit trail, which
-    hold no personal data, still make sense.
+    ciphertexts, the email index and the portal sign-in tokens are cleared
+    as well; the record keeps only its id and status so that the consent
+    ledger and the audit trail, which hold no personal data, still make sense.
     """
     if customer.status == CustomerStatus.ERASED:
         raise CustomerErased()
-    for field in Customer.PERSONAL_FIELDS:
-        setattr(customer, f"_{field}", None)
-    customer.email_index = None
+    _clear_record(customer)
     customer.status = CustomerStatus.ERASED
-    db.session.execute(
-        sa.update(HistoryEntry).where(HistoryEntry.customer_id == customer.id)
-        .values(_summary=None, _details=None)
-    )
+    customer.retained_until = None
     destroyed = destroy_data_keys(db.session, customer.id)
     db.session.flush()
+    # History rows loaded in this session still hold the old ciphertext.
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, HistoryEntry) and obj.customer_id == customer.id:
+            db.session.expire(obj)
     audit.record(audit_actions.CUSTOMER_ERASED, actor=actor, subject_id=customer.id,
                  details={"keys_destroyed": destroyed})
     return destroyed
 
+
+def erase_customer_except(
+    customer: Customer, keep: Collection[uuid.UUID], *, actor: Actor,
+    retained_until: dt.datetime,
+) -> int:
+    """Erase everything but the history entries ``keep`` (GDPR Art. 17(3)(b)); returns entries kept.
+
+    The kept entries stay encrypted under the customer's data key (so the
+    key survives until :func:`erase_customer` finishes the job after
+    ``retained_until``); everything else is cleared, and the record is
+    restricted (Art. 18(1)(b)): kept, never otherwise processed.
+    """
+    if customer.status == CustomerStatus.ERASED:
+        raise CustomerErased()
+    _clear_record(customer, keep=keep)
+    customer.retained_until = retained_until
+    db.session.flush()
+    for obj in list(db.session.identity_map.values()):
+        if isinstance(obj, HistoryEntry) and obj.customer_id == customer.id:
+            db.session.expire(obj)
+    audit.record(audit_actions.CUSTOMER_ERASED, actor=actor, subject_id=customer.id,
+                 details={"keys_destroyed": 0, "history_kept": len(keep)})
+    restrict_processing(customer, actor=actor)
+    return len(keep)

@@ -9,6 +9,10 @@ reveal a field with a reason, record
 consent on the customer's behalf
 ``audit``: browse and export the audit        no  yes     no
 trail, see the chain's verification
+``requests-decide``: decide data-subject      no  yes     no
+requests (approve, refuse, extend, weigh
+an objection), place and lift legal holds,
+export a customer's data
 ``administer``: staff accounts (create,       no   no    yes
 roles, deactivate, password links) and
 API clients
@@ -21,6 +25,11 @@ means no role gets access to personal data it does not need, and separating
 giving themselves a customer's data (they would have to create a second,
 audited account). The DPO sees records because handling data-subject
 requests and investigating complaints needs them (Arts. 38-39).
+
+Agents see the request queue and file requests for a caller (under
+``customers``), but only the DPO decides them: an erasure, a refusal or a
+longer deadline is a decision the controller answers for (Arts. 12(3)-(5),
+17), and the export hands out a whole record at once.
 """
 
 from __future__ import annotations
@@ -39,11 +48,13 @@ class Permission(enum.StrEnum):
     CUSTOMERS = "customers"
     AUDIT = "audit"
     ADMINISTER = "administer"
+    REQUESTS_DECIDE = "requests-decide"
 
 
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.AGENT: frozenset({Permission.CUSTOMERS}),
-    StaffRole.DPO: frozenset({Permission.CUSTOMERS, Permission.AUDIT}),
+    StaffRole.DPO: frozenset({Permission.CUSTOMERS, Permission.AUDIT,
+                               Permission.REQUESTS_DECIDE}),
     StaffRole.ADMIN: frozenset({Permission.ADMINISTER}),
 }
 

@@ -41,6 +41,16 @@ def test_an_unknown_scope_is_refused_with_the_valid_ones_named(runner, db):
     assert db.session.query(ApiClient).count() == 0
 
 
+def test_the_request_and_export_scopes_can_be_granted(runner, db):
+    from consentmgr.apiclients.models import ApiClient
+
+    result = _create(runner, name="dpo-tool",
+                     scopes="customers:export,requests:decide,requests:write,requests:read")
+    assert result.exit_code == 0, result.output
+    assert db.session.query(ApiClient).one().scopes == [
+        "requests:read", "requests:write", "requests:decide", "customers:export"]
+
+
 def test_a_blank_name_is_refused(runner):
     result = _create(runner, name="  ")
     assert result.exit_code == 1

@@ -143,3 +143,67 @@ def test_restriction_is_audited_and_can_be_lifted(db, create_customer):
     actions = [e.action for e in db.session.query(AuditEntry).order_by(AuditEntry.sequence)]
     assert actions[-2:] == [audit_actions.CUSTOMER_RESTRICTED, audit_actions.CUSTOMER_UNRESTRICTED]
     assert customer.status == "active"
+
+
+def test_erasure_purges_the_portal_sign_in_tokens(db, create_customer):
+    from consentmgr.customers.models import PortalSignInToken
+    from consentmgr.customers.signin import request_sign_in_link
+
+    customer = create_customer(email="tokens@example.org")
+    request_sign_in_link("tokens@example.org")
+    db.session.commit()
+    services.erase_customer(customer, actor=TEST_ACTOR)
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PortalSignInToken)) == 0
+
+
+def _history(customer, category: str, summary: str) -> HistoryEntry:
+    return services.add_history(customer, {
+        "occurred_at": "2026-06-01T12:00:00+00:00", "channel": "web", "kind": "purchase",
+        "data_category": category, "summary": summary}, actor=TEST_ACTOR)
+
+
+def test_partial_erasure_keeps_only_the_named_history_and_restricts_the_record(db, create_customer):
+    import datetime as dt
+
+    customer = create_customer(email="partial@example.org")
+    invoice = _history(customer, "order-history", "Invoice 1")
+    chat = _history(customer, "support-history", "Chat 1")
+    until = dt.datetime(2037, 1, 1, tzinfo=dt.timezone.utc)
+    assert services.erase_customer_except(customer, [invoice.id], actor=TEST_ACTOR,
+                                          retained_until=until) == 1
+    db.session.commit()
+    customer = services.get_customer(customer.id)
+    assert customer.status == "restricted" and customer.retained_until == until
+    assert customer.email is None and customer.email_index is None
+    assert services.find_by_email("partial@example.org") is None
+    assert db.session.get(HistoryEntry, invoice.id).summary == "Invoice 1"
+    assert db.session.get(HistoryEntry, chat.id).summary is None
+    actions_recorded = list(db.session.scalars(sa.select(AuditEntry.action).where(
+        AuditEntry.subject_id == customer.id).order_by(AuditEntry.sequence)))[-2:]
+    assert actions_recorded == [audit_actions.CUSTOMER_ERASED, audit_actions.CUSTOMER_RESTRICTED]
+
+
+def test_a_record_kept_for_a_legal_obligation_stays_restricted(db, create_customer):
+    import datetime as dt
+
+    customer = create_customer()
+    invoice = _history(customer, "order-history", "Invoice 2")
+    services.erase_customer_except(customer, [invoice.id], actor=TEST_ACTOR,
+                                   retained_until=dt.datetime(2037, 1, 1, tzinfo=dt.timezone.utc))
+    with pytest.raises(services.RetainedByLaw) as caught:
+        services.lift_restriction(customer, actor=TEST_ACTOR)
+    assert caught.value.status == 409 and customer.status == "restricted"
+
+
+def test_finishing_a_partial_erasure_destroys_the_key(db, create_customer):
+    import datetime as dt
+
+    customer = create_customer()
+    invoice = _history(customer, "order-history", "Invoice 3")
+    services.erase_customer_except(customer, [invoice.id], actor=TEST_ACTOR,
+                                   retained_until=dt.datetime(2037, 1, 1, tzinfo=dt.timezone.utc))
+    assert services.erase_customer(customer, actor=TEST_ACTOR) == 1
+    db.session.commit()
+    assert services.get_customer(customer.id).status == "erased"
+    assert db.session.get(HistoryEntry, invoice.id).summary is None

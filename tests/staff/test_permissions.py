@@ -12,7 +12,7 @@ from consentmgr.staff.permissions import Permission, can, record_access_denied
 
 MATRIX = {
     "agent": {Permission.CUSTOMERS},
-    "dpo": {Permission.CUSTOMERS, Permission.AUDIT},
+    "dpo": {Permission.CUSTOMERS, Permission.AUDIT, Permission.REQUESTS_DECIDE},
     "admin": {Permission.ADMINISTER},
 }
 

@@ -28,7 +28,7 @@ from webargs.flaskparser import is_json_request
 from consentmgr.apiclients.services import record_use
 from consentmgr.extensions import csrf, limiter
 from consentmgr.unit_of_work import finish, unit_of_work
-from consentmgr.web.api import views  # noqa: F401  (registers the operations on blp)
+from consentmgr.web.api import requests, views  # noqa: F401  (register the operations on blp)
 from consentmgr.web.api.auth import SECURITY_SCHEME
 from consentmgr.web.api.blueprint import blp
 from consentmgr.web.api.docs import page_bp
@@ -45,6 +45,9 @@ before they use it, whether they may. Authenticate with
 `Authorization: Bearer <key>` (an operator creates keys with
 `flask --app wsgi api-clients create --name ... --scopes ...`). Every error is
 `application/problem+json` (RFC 9457). POSTs accept an `Idempotency-Key`.
+Data-subject requests (access, portability, rectification, erasure,
+restriction, objection) are filed, read and decided under `/requests`; a
+customer's data is exported as a ZIP from `/customers/{customer_id}/export`.
 """
 
 

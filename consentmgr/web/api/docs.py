@@ -47,6 +47,14 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "policy_version": "2026-03", "collected_at": "2026-03-02T10:14:00Z",
         "evidence": {"gpc": False, "note": "checkout form, order 1234"},
     },
+    ("post", "/api/v1/requests"): {
+        "customer_id": "3f2b8c1e-5d4a-4b7e-9c1d-2a6f0e8b7c55", "type": "erasure",
+        "notes": "Asked by phone to close the account",
+    },
+    ("post", "/api/v1/requests/{request_id}/approve"): {},
+    ("post", "/api/v1/requests/{request_id}/refuse"): {
+        "reason_code": "legal-claims", "explanation": "Needed for a pending court case.",
+    },
     ("post", "/api/v1/consent-checks"): {
         "checks": [{"customer_id": "3f2b8c1e-5d4a-4b7e-9c1d-2a6f0e8b7c55",
                     "purpose": "marketing-email"}],
@@ -55,6 +63,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 EXAMPLE_QUERIES: dict[tuple[str, str], str] = {
     ("get", "/api/v1/customers"): "?email=ada%40example.org",
     ("get", "/api/v1/events"): "?after=0&limit=100",
+    ("get", "/api/v1/requests"): "?status=received&overdue=true&limit=50",
 }
 
 
@@ -170,12 +179,15 @@ def _notes(schema: dict[str, Any]) -> list[str]:
 
 def _curl(method: str, path: str, *, public: bool, base_url: str) -> str:
     url = base_url + path.replace("{customer_id}", "$CUSTOMER_ID").replace(
+        "{request_id}", "$REQUEST_ID").replace(
         "{purpose}", "marketing-email").replace("{version}", "2026-03")
     url += EXAMPLE_QUERIES.get((method, path), "")
     lines = [f"curl -sS -X {method.upper()} \"{url}\""]
     if not public:
         lines.append('  -H "Authorization: Bearer $CONSENTMGR_API_KEY"')
     body = EXAMPLE_BODIES.get((method, path))
+    if path.endswith("/export"):
+        lines.append("  -o export.zip")
     if body is not None:
         lines.append('  -H "Content-Type: application/json"')
         if method == "post" and not path.endswith("consent-checks"):

@@ -58,6 +58,11 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
         ProblemType("conflict", 409, "Conflict",
                     "The change conflicts with the record's state (erased, say) or with "
                     "a concurrent change. Re-read the resource before retrying."),
+        ProblemType("restricted", 409, "Processing restricted",
+                    "The customer has restricted the processing of their data (GDPR Art. 18): "
+                    "the record is kept but may not be read, exported or changed through the "
+                    "API until the restriction is lifted. Consent checks answer 'restricted'; "
+                    "do not use the data meanwhile."),
         ProblemType("idempotency-key-reused", 409, "Idempotency key reused",
                     "This Idempotency-Key was already used with a different request. Use a "
                     "new key for a new request."),
@@ -130,7 +135,8 @@ def problem(
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """An ``application/problem+json`` response."""
-    slug = slug or _SLUG_BY_STATUS.get(status)
+    if slug not in PROBLEM_TYPES:
+        slug = _SLUG_BY_STATUS.get(status)
     if slug is not None:
         title = PROBLEM_TYPES[slug].title
         type_ = type_uri(slug)

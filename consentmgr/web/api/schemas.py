@@ -20,9 +20,12 @@ from consentmgr.customers.schemas import (
     HistoryEntrySchema,
     PreferencesSchema,
 )
+from consentmgr.requests.models import RefusalReason, RequestStatus, RequestType
 
 MAX_CONSENT_CHECKS = 1000
 MAX_FEED_PAGE = 1000
+MAX_REQUEST_PAGE = 100
+MAX_REQUEST_TEXT = 2000
 SLUG = validate.Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Use a purpose slug such as 'marketing-email'.")
 _SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
@@ -398,17 +401,32 @@ class FeedQuerySchema(StrictSchema):
 
 
 class FeedItemSchema(Schema):
-    """One change: a consent choice, a restriction or an erasure. No personal data."""
+    """One change: a consent choice, a correction, a restriction, an erasure or a request's step.
+
+    No personal data. GDPR Art. 19: apply rectifications, restrictions and
+    erasures to your copy; reading past them is how you are told (see the
+    request's ``notified_clients``).
+    """
 
     cursor = fields.Integer(required=True)
     type = fields.String(required=True, metadata={
         "description": "consent.granted, consent.withdrawn, consent.refused, consent.objected, "
-                       "customer.restricted, customer.unrestricted, customer.erased."})
+                       "customer.rectified, customer.restricted, customer.unrestricted, "
+                       "customer.erased, request.received, request.identity-verified, "
+                       "request.started, request.extended, request.completed, "
+                       "request.rejected, request.withdrawn."})
     customer_id = fields.UUID(allow_none=True, required=True)
     occurred_at = fields.AwareDateTime(required=True)
     purpose = fields.String(allow_none=True, required=True)
-    status = fields.String(allow_none=True, required=True)
+    status = fields.String(allow_none=True, required=True, metadata={
+        "description": "The consent status, or for request.* items the request's status."})
     policy_version = fields.String(allow_none=True, required=True)
+    request_id = fields.UUID(allow_none=True, required=True, metadata={
+        "description": "The data-subject request this change belongs to (request.* items, and "
+                       "a correction made to answer a rectification request); null otherwise."})
+    request_type = fields.String(allow_none=True, required=True, metadata={
+        "description": "That request's type (access, portability, rectification, erasure, "
+                       "restriction, objection); null when there is no request."})
 
 
 class FeedPageSchema(Schema):
@@ -416,3 +434,109 @@ class FeedPageSchema(Schema):
 
     events = fields.List(fields.Nested(FeedItemSchema), required=True)
     next_cursor = fields.Integer(required=True)
+
+
+# ------------------------------------------------------------------ requests
+
+_REQUEST_TYPES = [t.value for t in RequestType]
+_REQUEST_STATUSES = [st.value for st in RequestStatus]
+_REFUSAL_REASONS = [r.value for r in RefusalReason]
+
+
+class RequestInputSchema(StrictSchema):
+    """A data-subject request received by your system (GDPR Arts. 15-21)."""
+
+    customer_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(_REQUEST_TYPES), metadata={
+        "description": "access (Art. 15), portability (Art. 20), rectification (Art. 16), "
+                       "erasure (Art. 17), restriction (Art. 18), objection (Art. 21)."})
+    purpose = fields.String(validate=[validate.Length(min=1, max=64), SLUG], metadata={
+        "description": "Objection only, and required for it: the slug of the "
+                       "legitimate-interest purpose objected to (see GET /purposes)."})
+    notes = fields.String(validate=validate.Length(min=1, max=MAX_REQUEST_TEXT), metadata={
+        "description": "What the customer asked, in their words. Stored encrypted; "
+                       "never echoed."})
+
+
+class ApprovalInputSchema(StrictSchema):
+    """An approval needs no fields: send ``{}``."""
+
+
+class RefusalInputSchema(StrictSchema):
+    """Why a request is refused; the customer is told, with their right to complain (Art. 12(4))."""
+
+    reason_code = fields.String(required=True, validate=validate.OneOf(_REFUSAL_REASONS), metadata={
+        "description": "identity-not-verified; manifestly-unfounded (or excessive, Art. 12(5)); "
+                       "legal-obligation (Art. 17(3)(b)); legal-claims (Art. 17(3)(e)); "
+                       "other (explanation required)."})
+    explanation = fields.String(validate=validate.Length(min=1, max=MAX_REQUEST_TEXT), metadata={
+        "description": "Told to the customer. Required with reason_code 'other'. Stored "
+                       "encrypted; never echoed."})
+
+
+class RequestQuerySchema(StrictSchema):
+    """Filters and paging for the request register; ordered by deadline, soonest first."""
+
+    status = fields.String(validate=validate.OneOf(_REQUEST_STATUSES))
+    type = fields.String(validate=validate.OneOf(_REQUEST_TYPES))
+    overdue = QueryBoolean(metadata={
+        "description": "true: only open requests past their deadline; false: only the others."})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_REQUEST_PAGE))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1),
+                            metadata={"description": "How many requests to skip: the "
+                                                     "previous page's next_offset."})
+
+
+class NotifiedClientSchema(Schema):
+    """An API client that read the change feed past a request's completion (GDPR Art. 19)."""
+
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    feed_cursor = fields.Integer(required=True, metadata={
+        "description": "The highest change-feed cursor the client has been served."})
+
+
+class RequestSummarySchema(Schema):
+    """A data-subject request: where it stands and when it is due. No personal data."""
+
+    id = fields.UUID(required=True)
+    customer_id = fields.UUID(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(_REQUEST_TYPES))
+    status = fields.String(required=True, validate=validate.OneOf(_REQUEST_STATUSES), metadata={
+        "description": "received, awaiting-identity, in-progress, completed, refused, withdrawn."})
+    channel = fields.String(required=True, metadata={"description": "portal, staff or api."})
+    purpose = fields.String(allow_none=True, required=True, metadata={
+        "description": "The purpose objected to (objection only)."})
+    received_at = fields.AwareDateTime(required=True)
+    due_at = fields.AwareDateTime(required=True, metadata={
+        "description": "The deadline: one calendar month after receipt (Art. 12(3)), or the "
+                       "extended date."})
+    extended = fields.Boolean(required=True, metadata={
+        "description": "True if the deadline was extended (at most two further months)."})
+    overdue = fields.Boolean(required=True, metadata={
+        "description": "True if still open after its deadline."})
+    completed_at = fields.AwareDateTime(allow_none=True, required=True, metadata={
+        "description": "When it was completed, refused or withdrawn."})
+    outcome = fields.String(allow_none=True, required=True)
+    refusal_reason = fields.String(allow_none=True, required=True,
+                                   validate=validate.OneOf([*_REFUSAL_REASONS, None]))
+
+
+class RequestSchema(RequestSummarySchema):
+    """A data-subject request, with the recipients told of it (GDPR Art. 19)."""
+
+    notified_clients = fields.List(fields.Nested(NotifiedClientSchema), allow_none=True,
+                                   required=True, metadata={
+        "description": "Erasure, rectification and restriction requests (GDPR Art. 19): the "
+                       "API clients that read the change feed past the request's completion; "
+                       "empty until it is completed. Null for other types."})
+
+
+class RequestPageSchema(Schema):
+    """A page of the request register, soonest deadline first."""
+
+    requests = fields.List(fields.Nested(RequestSummarySchema), required=True)
+    total = fields.Integer(required=True,
+                           metadata={"description": "Requests matching the filters."})
+    next_offset = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "The offset of the next page; null on the last page."})

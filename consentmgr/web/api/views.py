@@ -20,6 +20,7 @@ from consentmgr.apiclients.services import (
     correct_customer,
     lookup_customer,
     read_customer,
+    record_feed_read,
     upsert_customer,
 )
 from consentmgr.consent import services as consent
@@ -120,12 +121,14 @@ class CustomerResource(MethodView):
     @transactional
     @blp.arguments(s.CustomerQuerySchema, location="query")
     @blp.response(200, s.CustomerSchema)
-    @problems(404, 422)
+    @problems(404, 409, 422)
     def get(self, query: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:
         """Read a customer's record
 
         Every read is audited with your client as the actor and the fields
         returned (GDPR Art. 5(2), accountability); the customer can see it.
+        While the customer's processing is restricted (Art. 18) the record
+        is not given out: a 409 `restricted` problem.
         """
         record, _ = read_customer(current_client(), customer_id, with_history=query["history"])
         return record
@@ -140,6 +143,7 @@ class CustomerResource(MethodView):
 
         Send only the fields to change (GDPR Art. 16, rectification). The
         answer names the fields that actually changed, never their values.
+        A restricted record (Art. 18) is not changed: a 409 `restricted` problem.
         """
         customer = customers.get_customer(customer_id)
         changed = correct_customer(current_client(), customer, _raw_body())
@@ -283,17 +287,23 @@ class Events(MethodView):
     """The change feed."""
 
     @requires("events:read")
+    @transactional
     @blp.arguments(s.FeedQuerySchema, location="query")
     @blp.response(200, s.FeedPageSchema)
     @problems(422)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Read consent changes, restrictions and erasures after a cursor
+        """Read consent changes, corrections, restrictions, erasures and requests after a cursor
 
         Oldest first. Keep the last `cursor` you processed and poll with
         `after=<cursor>`: a change committed later always gets a larger
-        cursor, so a withdrawal is never skipped. No personal data.
+        cursor, so a withdrawal is never skipped. No personal data. The
+        highest cursor you have been served is recorded: it is how the
+        controller shows you were told of a rectification, erasure or
+        restriction (GDPR Art. 19).
         """
         items = consent.change_feed(after=query["after"], limit=query["limit"])
+        if items:
+            record_feed_read(current_client(), items[-1].cursor)
         return {"events": items, "next_cursor": items[-1].cursor if items else query["after"]}
 
 

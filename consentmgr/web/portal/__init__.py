@@ -3,7 +3,9 @@
 Customers sign in with a single-use emailed link, see everything held about
 them (GDPR Art. 15), correct it (Art. 16), give, withdraw or object per
 purpose (Arts. 7(3), 21), download signed receipts of their choices, and see
-which staff members accessed their record.
+which staff members accessed their record. They download all of it at once
+(Arts. 15(3), 20), and file and follow requests for erasure, restriction,
+objection and rectification (:mod:`consentmgr.web.portal.requests`).
 
 Settings (``app.config``, set from ``CONSENTMGR_<NAME>``; defaults below, tests lower them):
 
@@ -33,7 +35,7 @@ def _config_defaults(state) -> None:
         state.app.config.setdefault(key, value)
 
 
-from consentmgr.web.portal import errors, views  # noqa: E402,F401
+from consentmgr.web.portal import errors, requests, views  # noqa: E402,F401
 from consentmgr.web.portal.wellknown import wellknown as wellknown_bp  # noqa: E402
 
 __all__ = ["bp", "wellknown_bp"]

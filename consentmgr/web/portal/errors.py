@@ -21,6 +21,9 @@ _RETURN_TO = {
     "portal.choose": "portal.consents",
     "portal.details": "portal.details",
     "portal.verify_receipt": "portal.verify_receipt",
+    "portal.new_request": "portal.requests",
+    "portal.erase": "portal.requests",
+    "portal.withdraw": "portal.requests",
 }
 
 

@@ -14,11 +14,18 @@ from typing import Any, Mapping
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from marshmallow import ValidationError
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import (
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from consentmgr.customers.schemas import CHANNELS, LANGUAGES, CustomerDetailsSchema
+from consentmgr.requests.models import RequestType
 
 LANGUAGE_NAMES = {
     "da": "Dansk (Danish)", "de": "Deutsch (German)", "en": "English", "es": "Español (Spanish)",
@@ -69,7 +76,8 @@ class PortalForm(FlaskForm):
         for field in self:
             if field.name == "csrf_token":
                 continue
-            target = f"{field.id}-0" if isinstance(field, SelectMultipleField) else field.id
+            grouped = isinstance(field, (SelectMultipleField, RadioField))
+            target = f"{field.id}-0" if grouped else field.id
             found.extend((target, message) for message in field.errors)
         return found
 
@@ -201,3 +209,46 @@ class VerifyReceiptForm(PortalForm):
             return None
         return text
 
+
+
+# What each right is, in the customer's words (the request form's choices).
+REQUEST_TYPE_LABELS = {
+    RequestType.ACCESS: "Send me a copy of my data (right of access, Art. 15)",
+    RequestType.PORTABILITY: "Give me my data in a machine-readable file to take elsewhere "
+                             "(data portability, Art. 20)",
+    RequestType.RECTIFICATION: "Correct something I cannot change myself "
+                               "(rectification, Art. 16)",
+    RequestType.ERASURE: "Erase my data (Art. 17)",
+    RequestType.RESTRICTION: "Keep my data but stop using it (restriction, Art. 18)",
+    RequestType.OBJECTION: "Stop using my data for one of your legitimate interests "
+                           "(objection, Art. 21)",
+}
+
+
+class RequestForm(PortalForm):
+    """File a data-subject request; the request service checks every choice."""
+
+    MAX_NOTES = 2000
+
+    type = RadioField("What would you like us to do?",
+                      choices=[SelectChoice(t.value, label)
+                               for t, label in REQUEST_TYPE_LABELS.items()],
+                      validate_choice=False)
+    purpose = SelectField("If you object: which use of your data?", choices=[],
+                          validate_choice=False)
+    notes = TextAreaField("Tell us more (needed for a correction: what is wrong, and what it "
+                          "should say)", render_kw={"rows": 4})
+
+    def with_purposes(self, purposes: list[tuple[str, str]]) -> RequestForm:
+        """Offer ``(slug, title)`` purposes for an objection."""
+        self.purpose.choices = [SelectChoice("", "Choose a purpose")] + [
+            SelectChoice(slug, title) for slug, title in purposes]
+        return self
+
+    def notes_text(self) -> str | None:
+        """The note, or None with an error set when it is too long."""
+        notes = (self.notes.data or "").replace("\r\n", "\n").strip()
+        if len(notes) > self.MAX_NOTES:
+            self.notes.errors = [f"Keep it to {self.MAX_NOTES} characters or fewer."]
+            return None
+        return notes or None

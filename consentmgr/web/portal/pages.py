@@ -1,7 +1,8 @@
 """What the portal's pages show, assembled from the services of several areas.
 
 Read-only composition, so the views stay a few lines: the customer's record,
-the policy in effect, the consent ledger and the history, joined per purpose.
+the policy in effect, the consent ledger and the history, joined per purpose,
+and the customer's data-subject requests.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from consentmgr.consent.models import ConsentEvent, ConsentStatus
 from consentmgr.consent.services import PurposeChoice, catalogue, consent_overview, events_for
 from consentmgr.customers.models import Customer, HistoryEntry
 from consentmgr.customers.services import get_customer
-from consentmgr.policies.document import PolicyDocument, Purpose
+from consentmgr.policies.document import DataCategory, PolicyDocument, Purpose
 from consentmgr.policies.models import PolicyVersion
 from consentmgr.policies.services import document_of, get_version
+from consentmgr.requests.models import DataSubjectRequest, RequestType
+from consentmgr.requests.services import complaint_text, kept_categories, requests_of
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,44 @@ def consent_page(customer: Customer) -> ConsentPage:
     events = [EventRow(event, titles.get(event.purpose, event.purpose))
               for event in events_for(customer)]
     return ConsentPage(policy=policy, events=events)
+
+
+@dataclass(frozen=True)
+class ErasureStatement:
+    """What an erasure deletes and what the law makes us keep, from the policy in effect."""
+
+    deleted: list[DataCategory]
+    kept: list[DataCategory]
+
+
+@dataclass(frozen=True)
+class RequestsPage:
+    """The "My requests" page: the customer's requests, and what they may ask for."""
+
+    requests: list[DataSubjectRequest]
+    objectable: list[tuple[str, str]]
+    erasure: ErasureStatement
+    open_erasure: DataSubjectRequest | None
+    document: PolicyDocument
+    #: The right to complain, naming the supervisory authority (Art. 77), for refusals.
+    complaint: str
+
+
+def requests_page(customer: Customer) -> RequestsPage:
+    """The customer's requests (newest first), the purposes one may object to, the erasure terms."""
+    policy = _policy_context(customer)
+    found = requests_of(customer)
+    kept = set(kept_categories(policy.document))
+    return RequestsPage(
+        requests=found,
+        # GDPR Art. 21(1): an objection is to a use based on legitimate interests.
+        objectable=[(row.slug, row.purpose.title) for row in policy.rows
+                    if row.purpose.legal_basis == "legitimate-interest"],
+        erasure=ErasureStatement(
+            deleted=[c for c in policy.document.data_categories if c.slug not in kept],
+            kept=[c for c in policy.document.data_categories if c.slug in kept]),
+        open_erasure=next((r for r in found
+                           if r.type == RequestType.ERASURE and r.is_open), None),
+        document=policy.document,
+        complaint=complaint_text(),
+    )

@@ -65,6 +65,7 @@ NAVIGATION = [
     ("portal.details", "Correct details"),
     ("portal.consents", "Consents"),
     ("portal.access_log", "Who accessed my data"),
+    ("portal.requests", "My requests"),
 ]
 
 CHOICES = {

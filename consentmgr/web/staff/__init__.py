@@ -10,4 +10,11 @@ from flask import Blueprint
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from consentmgr.web.staff import admin, audit_log, auth, customers, views  # noqa: E402,F401
+from consentmgr.web.staff import (  # noqa: E402,F401
+    admin,
+    audit_log,
+    auth,
+    customers,
+    requests,
+    views,
+)

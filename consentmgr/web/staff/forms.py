@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -22,6 +24,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from consentmgr.requests.models import (
+    HOLD_EXCEPTIONS,
+    RefusalReason,
+    RequestStatus,
+    RequestType,
+)
 from consentmgr.staff.access import REASON_LABELS
 from consentmgr.staff.models import StaffRole
 
@@ -130,3 +138,114 @@ class AuditFilterForm(FlaskForm):
     since = DateField("From (UTC date)", validators=[Optional()])
     until = DateField("To (UTC date)", validators=[Optional()])
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)])
+
+
+# What staff call each request type, status and refusal reason.
+REQUEST_TYPE_LABELS = {
+    RequestType.ACCESS: "Access (Art. 15)",
+    RequestType.PORTABILITY: "Portability (Art. 20)",
+    RequestType.RECTIFICATION: "Rectification (Art. 16)",
+    RequestType.ERASURE: "Erasure (Art. 17)",
+    RequestType.RESTRICTION: "Restriction (Art. 18)",
+    RequestType.OBJECTION: "Objection (Art. 21)",
+}
+REQUEST_STATUS_LABELS = {
+    RequestStatus.RECEIVED: "Received",
+    RequestStatus.AWAITING_IDENTITY: "Awaiting identity check",
+    RequestStatus.IN_PROGRESS: "In progress",
+    RequestStatus.COMPLETED: "Completed",
+    RequestStatus.REFUSED: "Refused",
+    RequestStatus.WITHDRAWN: "Withdrawn",
+}
+REFUSAL_LABELS = {
+    RefusalReason.IDENTITY_NOT_VERIFIED: "Identity not verified (Art. 12(6))",
+    RefusalReason.MANIFESTLY_UNFOUNDED: "Manifestly unfounded or excessive (Art. 12(5))",
+    RefusalReason.LEGAL_OBLIGATION: "Legal obligation to keep the data (Art. 17(3)(b))",
+    RefusalReason.LEGAL_CLAIMS: "Needed for legal claims (Art. 17(3)(e))",
+    RefusalReason.OTHER: "Other (explain below)",
+}
+HOLD_LABELS = {reason: REFUSAL_LABELS[reason] for reason in HOLD_EXCEPTIONS}
+
+
+def _choose(prompt: str, labels: dict) -> list[SelectChoice]:
+    return [SelectChoice("", prompt)] + [SelectChoice(k.value, v) for k, v in labels.items()]
+
+
+class RequestFilterForm(FlaskForm):
+    """Filters of the request queue (a GET form: shareable, no CSRF needed)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", choices=[SelectChoice("", "Open (any open status)"),
+                                            SelectChoice("all", "Any status")]
+                         + [SelectChoice(k.value, v) for k, v in REQUEST_STATUS_LABELS.items()],
+                         validate_choice=False)
+    type = SelectField("Type", choices=_choose("Any type", REQUEST_TYPE_LABELS),
+                       validate_choice=False)
+    due_within_days = IntegerField("Due within (days)", validators=[
+        Optional(), NumberRange(min=0, max=366, message="Enter a number of days from 0 to 366.")])
+    overdue = BooleanField("Overdue only")
+    customer = StringField("Customer id", validators=[Optional(), Length(max=64)])
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)])
+
+
+class FileRequestForm(FlaskForm):
+    """A request a caller made by phone or letter, filed for them with how identity was checked."""
+
+    customer_id = StringField("Customer id", validators=[
+        InputRequired("Enter the customer id (find the customer first)."), Length(max=64)])
+    type = SelectField("Type of request", choices=_choose("Choose a type", REQUEST_TYPE_LABELS),
+                       validate_choice=False)
+    purpose = SelectField("Purpose objected to (objection only)", choices=[],
+                          validate_choice=False)
+    notes = TextAreaField("Notes (what the caller asked for)", validators=[
+        Length(max=2000, message="Keep the notes to 2000 characters or fewer.")])
+    identity_check = StringField("How you checked the caller's identity", validators=[
+        Length(max=200, message="Keep it to 200 characters or fewer.")])
+
+
+class IdentityForm(FlaskForm):
+    """Record how the requester's identity was checked."""
+
+    identity_check = StringField("How you checked the requester's identity")
+
+
+class CompleteForm(FlaskForm):
+    """Close a request that staff carried out (e.g. the correction is made)."""
+
+    note = TextAreaField("What was done")
+
+
+class RefuseForm(FlaskForm):
+    """Refuse a request with a reason code (the customer is told it, and where to complain)."""
+
+    reason_code = SelectField("Reason", choices=_choose("Choose a reason", REFUSAL_LABELS),
+                              validate_choice=False)
+    explanation = TextAreaField("Explanation for the customer")
+
+
+class ExtendForm(FlaskForm):
+    """Extend the deadline by one or two further months (Art. 12(3)), with the reason."""
+
+    months = StringField("Further months (1 or 2)")
+    reason = TextAreaField("Why the request needs longer (told to the customer)")
+
+
+class ObjectionDecisionForm(FlaskForm):
+    """Weigh an objection: does it stand, or do compelling legitimate grounds override it?"""
+
+    decision = RadioField("Decision", choices=[
+        SelectChoice("upheld", "The objection stands: stop processing for this purpose"),
+        SelectChoice("compelling-grounds",
+                     "Compelling legitimate grounds override it (Art. 21(1))")],
+        validate_choice=False)
+    reason = TextAreaField("Reason (told to the customer)")
+
+
+class LegalHoldForm(FlaskForm):
+    """Hold erasure back under an Art. 17(3) exception."""
+
+    exception = SelectField("Exception", choices=_choose("Choose an exception", HOLD_LABELS),
+                            validate_choice=False)
+    note = TextAreaField("Note (e.g. the case or the law concerned)")

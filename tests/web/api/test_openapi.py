@@ -6,6 +6,8 @@ import re
 
 from markdown_it import MarkdownIt
 
+from consentmgr.apiclients.services import SCOPES
+
 HTTP_METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -38,6 +40,10 @@ def test_every_operation_of_the_issue_is_documented(client):
         ("POST", "/api/v1/consent-checks"), ("GET", "/api/v1/events"),
         ("GET", "/api/v1/policies"), ("GET", "/api/v1/policies/{version}"),
         ("GET", "/api/v1/purposes"), ("GET", "/api/v1/ping"),
+        ("POST", "/api/v1/requests"), ("GET", "/api/v1/requests"),
+        ("GET", "/api/v1/requests/{request_id}"), ("POST", "/api/v1/requests/{request_id}/approve"),
+        ("POST", "/api/v1/requests/{request_id}/refuse"),
+        ("GET", "/api/v1/customers/{customer_id}/export"),
     }
 
 
@@ -60,21 +66,22 @@ def test_protected_operations_declare_bearer_auth_and_their_scope(client):
             assert "x-scope" not in operation
         else:
             assert operation["security"] == [{"bearerAuth": []}]
-            assert operation["x-scope"] in {"customers:read", "customers:write", "consent:read",
-                                            "consent:write", "events:read"}, (method, path)
+            assert operation["x-scope"] in SCOPES, (method, path)
 
 
 def test_input_schemas_reject_unknown_fields(client):
     schemas = _spec(client)["components"]["schemas"]
     for name in ("CustomerInput", "CustomerChanges", "HistoryEntry", "ConsentRecordInput",
-                 "ConsentChecksInput", "EvidenceInput"):
+                 "ConsentChecksInput", "EvidenceInput", "RequestInput", "ApprovalInput",
+                 "RefusalInput"):
         assert schemas[name]["additionalProperties"] is False, name
 
 
 def test_creating_posts_document_the_idempotency_key(client):
     spec = _spec(client)
     for path in ("/api/v1/customers", "/api/v1/customers/{customer_id}/history",
-                 "/api/v1/customers/{customer_id}/consents"):
+                 "/api/v1/customers/{customer_id}/consents", "/api/v1/requests",
+                 "/api/v1/requests/{request_id}/approve", "/api/v1/requests/{request_id}/refuse"):
         names = [p["name"] for p in spec["paths"][path]["post"]["parameters"]]
         assert "Idempotency-Key" in names, path
 
@@ -106,3 +113,21 @@ def test_the_api_page_shows_a_curl_example_with_the_bearer_key(client):
     page = client.get("/api/").get_data(as_text=True)
     assert "curl -sS -X GET" in page
     assert "Authorization: Bearer $CONSENTMGR_API_KEY" in page
+
+
+def test_the_new_scopes_are_offered_and_each_guards_its_operations(client):
+    spec = _spec(client)
+    scope_of = {(m.upper(), p): op.get("x-scope") for m, p, op in _operations(spec)}
+    assert {"requests:read", "requests:write", "requests:decide", "customers:export"} <= set(SCOPES)
+    assert scope_of[("POST", "/api/v1/requests")] == "requests:write"
+    assert scope_of[("GET", "/api/v1/requests")] == "requests:read"
+    assert scope_of[("GET", "/api/v1/requests/{request_id}")] == "requests:read"
+    assert scope_of[("POST", "/api/v1/requests/{request_id}/approve")] == "requests:decide"
+    assert scope_of[("POST", "/api/v1/requests/{request_id}/refuse")] == "requests:decide"
+    assert scope_of[("GET", "/api/v1/customers/{customer_id}/export")] == "customers:export"
+
+
+def test_the_export_is_documented_as_a_zip(client):
+    responses = _spec(client)["paths"]["/api/v1/customers/{customer_id}/export"]["get"]["responses"]
+    assert responses["200"]["content"] == {
+        "application/zip": {"schema": {"type": "string", "format": "binary"}}}

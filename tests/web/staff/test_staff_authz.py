@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from consentmgr.apiclients.services import create_client
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
+from consentmgr.requests.services import file_request, place_legal_hold
 from tests.conftest import TEST_ACTOR
 from tests.fixtures.staff import create_staff_user, sign_in_as  # noqa: F401
 
@@ -58,6 +59,22 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("GET", "/staff/admin/api-clients"): (R, R, R, 403, 403, 200),
     ("POST", "/staff/admin/api-clients"): (R, R, R, 403, 403, 422),
     ("POST", "/staff/admin/api-clients/<client_id>/revoke"): (R, R, R, 403, 403, 302),
+    # Data-subject requests: agents file and follow, only the DPO decides. The
+    # world's request awaits an identity check, so a decision on it is a 409.
+    ("GET", "/staff/requests"): (R, R, R, 200, 200, 403),
+    ("GET", "/staff/requests/new"): (R, R, R, 200, 200, 403),
+    ("POST", "/staff/requests/new"): (R, R, R, 422, 422, 403),
+    ("GET", "/staff/requests/<request_id>"): (R, R, R, 200, 200, 403),
+    ("POST", "/staff/requests/<request_id>/identity"): (R, R, R, 422, 422, 403),
+    ("POST", "/staff/requests/<request_id>/complete"): (R, R, R, 403, 409, 403),
+    ("POST", "/staff/requests/<request_id>/approve"): (R, R, R, 403, 409, 403),
+    ("POST", "/staff/requests/<request_id>/refuse"): (R, R, R, 403, 422, 403),
+    ("POST", "/staff/requests/<request_id>/extend"): (R, R, R, 403, 422, 403),
+    ("POST", "/staff/requests/<request_id>/objection"): (R, R, R, 403, 422, 403),
+    ("POST", "/staff/requests/<request_id>/legal-holds"): (R, R, R, 403, 422, 403),
+    ("POST", "/staff/requests/<request_id>/legal-holds/<hold_id>/lift"):
+        (R, R, R, 403, 302, 403),
+    ("POST", "/staff/customers/<customer_id>/export"): (R, R, R, 403, 200, 403),
 }
 
 CELLS = [(method, rule, visitor, expected[i])
@@ -78,12 +95,16 @@ def world(db, create_customer, create_staff_user):
     customer = create_customer()
     target = create_staff_user("agent", password=None)
     client_row, _ = create_client("shop", ["consent:read"], actor=TEST_ACTOR)
+    request_row = file_request(customer, "erasure", actor=TEST_ACTOR, channel="staff",
+                               on_behalf=True)
+    hold = place_legal_hold(customer, actor=TEST_ACTOR, exception="legal-claims")
     db.session.commit()
     logins = {role: create_staff_user(role, password=None) for role in ("agent", "dpo", "admin")}
     return {
         "values": {"customer_id": str(customer.id), "field": "phone", "purpose": "marketing-email",
                    "staff_id": target.id, "client_id": str(client_row.id),
-                   "token": "x" * 43},
+                   "token": "x" * 43, "request_id": str(request_row.id),
+                   "hold_id": str(hold.id)},
         "customer_id": str(customer.id),
         "logins": logins,
     }
