@@ -35,6 +35,7 @@ from consentmgr.customers.services import (
 )
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.staff import masking
+from consentmgr.staff.models import StaffRole
 
 MIN_JUSTIFICATION = 10
 MAX_TICKET = 40
@@ -134,6 +135,19 @@ class RevealRefused(ValidationFailed):
     """The reason or justification was missing or unusable; recorded as denied."""
 
     keeps_record = True  # the denied customer.reveal entry
+
+
+class RevealRestricted(Conflict):
+    """The record is restricted (GDPR Art. 18): only the DPO may see its values.
+
+    The attempt is recorded as denied before this is raised.
+    """
+
+    keeps_record = True
+
+    def __init__(self) -> None:
+        super().__init__("Processing of this customer's data is restricted (GDPR Art. 18): "
+                         "only the data protection officer can reveal its values.")
 
 
 class NothingToReveal(Conflict):
@@ -286,7 +300,9 @@ def reveal_field(
     """Show one field in clear, recording ``customer.reveal`` with the reason.
 
     Raises :class:`UnknownField`, :class:`CustomerErased`,
-    :class:`NothingToReveal`, or :class:`RevealRefused` (after recording the
+    :class:`RevealRestricted` (a restricted record, for anyone but the DPO;
+    recorded as denied), :class:`NothingToReveal`, or
+    :class:`RevealRefused` (after recording the
     attempt with outcome ``denied``) when the reason code, the
     justification or — for a support ticket — the ticket reference is
     missing or unusable. Flushes only: **commit before showing the value**.
@@ -296,6 +312,13 @@ def reveal_field(
         raise UnknownField()
     if customer.status == CustomerStatus.ERASED:
         raise CustomerErased()
+    if customer.status == CustomerStatus.RESTRICTED and actor.role != StaffRole.DPO:
+        # GDPR Art. 18(2): a restricted record is stored, not otherwise processed.
+        audit.record(actions.CUSTOMER_REVEAL, actor=actor, outcome=actions.DENIED,
+                     subject_id=customer.id, fields=[field],
+                     details={"refused_for": "restricted"},
+                     **_audit_context(client_address, request_id))
+        raise RevealRestricted()
     justification = justification.strip() if isinstance(justification, str) else None
     ticket = ticket_reference.strip() if isinstance(ticket_reference, str) else None
     context = _audit_context(client_address, request_id)

@@ -15,6 +15,7 @@ from consentmgr.customers.services import (
     add_history,
     erase_customer,
     get_customer,
+    restrict_processing,
 )
 from consentmgr.errors import ValidationFailed
 from consentmgr.staff import access
@@ -184,3 +185,31 @@ def test_history_summaries_are_revealed_as_one_field(db, create_customer):
     assert {f.name: f.masked for f in access.masked_fields(customer)}["history"] == "1 hidden"
     revealed = access.reveal_field(customer, "history", actor=AGENT, **REASON)
     assert [item.summary for item in revealed.value] == ["Asked about a late parcel"]
+
+
+DPO = Actor("staff", "0b6f1c2e-2222-4000-8000-000000000002", "dpo")
+REASON = {"reason_code": "customer-request", "justification": "Caller asked us to read it back"}
+
+
+def test_a_restricted_record_is_refused_to_an_agent_and_the_refusal_kept(db, create_customer):
+    customer = create_customer()
+    restrict_processing(customer, actor=TEST_ACTOR)
+    db.session.commit()
+
+    with pytest.raises(access.RevealRestricted), unit_of_work():
+        access.reveal_field(customer, "phone", actor=AGENT, **REASON)
+    db.session.rollback()
+
+    [entry] = _entries(db, actions.CUSTOMER_REVEAL)
+    assert (entry.outcome, entry.fields, entry.details) == (
+        actions.DENIED, ["phone"], {"refused_for": "restricted"})
+
+
+def test_the_dpo_may_still_reveal_a_restricted_record(db, create_customer):
+    customer = create_customer(phone="+44 20 7946 0958")
+    restrict_processing(customer, actor=TEST_ACTOR)
+
+    revealed = access.reveal_field(customer, "phone", actor=DPO, **REASON)
+
+    assert revealed.value == "+44 20 7946 0958"
+    assert [e.outcome for e in _entries(db, actions.CUSTOMER_REVEAL)] == [actions.SUCCESS]
