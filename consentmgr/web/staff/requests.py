@@ -11,8 +11,7 @@ nothing.
 
 from __future__ import annotations
 
-import uuid
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from flask import (
     Response,
@@ -65,6 +64,7 @@ FORMS: dict[str, type[FlaskForm]] = {
     "identity": IdentityForm, "approve": ConfirmForm, "complete": CompleteForm,
     "refuse": RefuseForm, "extend": ExtendForm, "objection": ObjectionDecisionForm,
     "hold": LegalHoldForm, "lift": ConfirmForm, "export": ConfirmForm,
+    "unrestrict": ConfirmForm,
 }
 
 
@@ -321,6 +321,18 @@ def lift_hold(request_id: str, hold_id: str):
     return _act(request_id, "lift", act)
 
 
+@bp.post("/requests/<request_id>/lift-restriction")
+@requires(Permission.REQUESTS_DECIDE)
+def lift_restriction(request_id: str):
+    """End the customer's restriction of processing; they are mailed first (Art. 18(3))."""
+    def act(req, form):
+        lifted = services.lift_restriction_request(get_customer(req.customer_id),
+                                                   actor=g.staff.actor)
+        return ("Restriction lifted: the customer has been told." if lifted
+                else "This record was not restricted.")
+    return _act(request_id, "unrestrict", act)
+
+
 # ------------------------------------------------------------------ the export
 
 
@@ -333,14 +345,10 @@ def export(customer_id: str):
     customer = get_customer(customer_id)
     with unit_of_work():
         record_export(customer, actor=g.staff.actor, channel="staff")
+    # Raises for an erased record before anything is sent; the ZIP is written
+    # as the body streams, in the stream's own session (see export_customer).
+    chunks = export_customer(customer, receipt_signing_key=runtime().settings.receipt_signing_key)
     return Response(
-        stream_with_context(_chunks(customer.id, runtime().settings.receipt_signing_key)),
+        stream_with_context(chunks),
         mimetype="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{export_filename(customer)}"'})
-
-
-def _chunks(customer_id: uuid.UUID, signing_key: Any) -> Iterator[bytes]:
-    # Started only when the body is sent: Flask runs the stream in contexts
-    # pushed again after the view's own were torn down, so the export must
-    # open its session there (and have it closed there), not in the view's.
-    yield from export_customer(get_customer(customer_id), receipt_signing_key=signing_key)

@@ -492,3 +492,26 @@ def test_an_export_leaves_no_database_connection_behind(client, db, dpo, ada):
 
     assert response.status_code == 200 and response.get_data()
     assert db.engine.pool.checkedout() == 0
+
+
+def test_the_dpo_lifts_a_restriction_and_the_customer_is_told_first(client, db, dpo, ada, mails):
+    req = _file(db, ada, "restriction", identity_check="Called back on the number on file")
+    assert db.session.get(Customer, ada.id).status == CustomerStatus.RESTRICTED
+    assert "Lift the restriction" in _text(client.get(f"/staff/requests/{req.id}"))
+
+    response = _post(client, f"/staff/requests/{req.id}/lift-restriction")
+
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Customer, ada.id).status == CustomerStatus.ACTIVE
+    assert mails and mails[-1][0] == "ada.example@example.org"  # GDPR Art. 18(3)
+
+
+def test_an_agent_cannot_lift_a_restriction(client, db, agent, ada):
+    req = _file(db, ada, "restriction", identity_check="Called back on the number on file")
+
+    response = _post(client, f"/staff/requests/{req.id}/lift-restriction")
+
+    assert response.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(Customer, ada.id).status == CustomerStatus.RESTRICTED

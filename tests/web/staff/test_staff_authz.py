@@ -74,6 +74,7 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/staff/requests/<request_id>/legal-holds"): (R, R, R, 403, 422, 403),
     ("POST", "/staff/requests/<request_id>/legal-holds/<hold_id>/lift"):
         (R, R, R, 403, 302, 403),
+    ("POST", "/staff/requests/<request_id>/lift-restriction"): (R, R, R, 403, 302, 403),
     ("POST", "/staff/customers/<customer_id>/export"): (R, R, R, 403, 200, 403),
 }
 
