@@ -45,6 +45,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/field_encryption.py
+	$(BIN)/python benchmarks/export.py
 
 clean:
 	rm -rf $(VENV) instance/consentmgr.db
