@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Mapping
+import uuid
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -42,6 +43,32 @@ class TZDateTime(sa.types.TypeDecorator):
 
     def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> Any:
         return as_utc(value)
+
+
+T = TypeVar("T")
+
+
+def as_uuid(value: Any) -> uuid.UUID | None:
+    """``value`` as a UUID (ids arrive as text from URLs and forms); None when it is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+def get_or_raise(session: Session, model: type[T], ident: Any, missing: Callable[[], Exception],
+                 **options: Any) -> T:
+    """The ``model`` row with primary key ``ident``; ``missing()`` is raised for an unknown id.
+
+    A malformed id is unknown too: to the caller it is simply not found.
+    """
+    key = as_uuid(ident)
+    row = session.get(model, key, **options) if key is not None else None
+    if row is None:
+        raise missing()
+    return row
 
 
 def _insert_for(session: Session, table: sa.Table):

@@ -177,6 +177,17 @@ def runner(app, ctx):
 
 
 @pytest.fixture
+def mails(monkeypatch):
+    """The data-subject request mails handed to the mailer: (to, subject, body), in order."""
+    from consentmgr.requests import notices
+
+    sent: list[tuple[str, str, str]] = []
+    monkeypatch.setattr(notices, "send_mail_after_commit",
+                        lambda to, subject, body: sent.append((to, subject, body)))
+    return sent
+
+
+@pytest.fixture
 def create_customer(db):
     """Creator: ``create_customer(**overrides)`` commits and returns a customer."""
     from consentmgr.customers import services

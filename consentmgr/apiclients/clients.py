@@ -20,7 +20,7 @@ from consentmgr.audit import actions as audit_actions
 from consentmgr.audit import services as audit
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
-from consentmgr.sql import utcnow
+from consentmgr.sql import as_uuid, get_or_raise, utcnow
 from consentmgr.tokens import issue_token
 
 SCOPES = ("customers:read", "customers:write", "consent:read", "consent:write", "events:read",
@@ -88,20 +88,15 @@ def list_clients() -> list[ApiClient]:
 
 def get_client(reference: uuid.UUID | str) -> ApiClient:
     """The client with this id or key prefix; raises :class:`ApiClientNotFound`."""
-    try:
-        key = reference if isinstance(reference, uuid.UUID) else uuid.UUID(str(reference))
-    except ValueError:
-        matches = list(db.session.scalars(
-            sa.select(ApiClient).where(ApiClient.key_prefix == str(reference)[:PREFIX_LENGTH])))
-        if len(matches) > 1:
-            raise Conflict("More than one client has that key prefix; use the client id.") from None
-        if not matches:
-            raise ApiClientNotFound() from None
-        return matches[0]
-    client = db.session.get(ApiClient, key)
-    if client is None:
+    if as_uuid(reference) is not None:
+        return get_or_raise(db.session, ApiClient, reference, ApiClientNotFound)
+    matches = list(db.session.scalars(
+        sa.select(ApiClient).where(ApiClient.key_prefix == str(reference)[:PREFIX_LENGTH])))
+    if len(matches) > 1:
+        raise Conflict("More than one client has that key prefix; use the client id.")
+    if not matches:
         raise ApiClientNotFound()
-    return client
+    return matches[0]
 
 
 def revoke_client(client: ApiClient, *, actor: Actor, now: dt.datetime | None = None) -> ApiClient:

@@ -16,16 +16,17 @@ from consentmgr.audit import actions as names
 from consentmgr.audit.models import AuditEntry
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.sql import as_uuid
 
 MAX_SEARCH_LIMIT = 1000
 MAX_FEED_LIMIT = 1000
 
 
 def _subject(customer_id: uuid.UUID | str, name: str = "subject_id") -> uuid.UUID:
-    try:
-        return customer_id if isinstance(customer_id, uuid.UUID) else uuid.UUID(str(customer_id))
-    except ValueError:
-        raise ValidationFailed({name: ["Enter a customer id (a UUID)."]}) from None
+    key = as_uuid(customer_id)
+    if key is None:
+        raise ValidationFailed({name: ["Enter a customer id (a UUID)."]})
+    return key
 
 
 def entries_for_customer(

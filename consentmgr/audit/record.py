@@ -35,7 +35,7 @@ from consentmgr.audit.models import GENESIS_HASH, AuditEntry, AuditHead
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.runtime import of_session
-from consentmgr.sql import upsert, utcnow
+from consentmgr.sql import as_uuid, upsert, utcnow
 
 MAX_FIELDS = 32
 MAX_JUSTIFICATION = 500
@@ -162,9 +162,8 @@ def _validated(*, action: str, actor: Actor, outcome: str, subject_id: Any,
 
     subject = None
     if subject_id is not None:
-        try:
-            subject = subject_id if isinstance(subject_id, uuid.UUID) else uuid.UUID(str(subject_id))
-        except ValueError:
+        subject = as_uuid(subject_id)
+        if subject is None:
             refuse("subject_id", "The subject must be a customer id (UUID).")
 
     if isinstance(fields, str):

@@ -20,6 +20,7 @@ from consentmgr.customers.services import CustomerNotFound
 from consentmgr.errors import NotFound
 from consentmgr.extensions import db
 from consentmgr.prepared import PreparedSelect
+from consentmgr.sql import as_uuid
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,10 @@ def decide(
 
 
 def _customer_uuid(customer_id: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(customer_id, uuid.UUID):
-        return customer_id
-    try:
-        return uuid.UUID(str(customer_id))
-    except ValueError:
-        raise CustomerNotFound() from None
+    key = as_uuid(customer_id)
+    if key is None:
+        raise CustomerNotFound()
+    return key
 
 
 _STATE = ConsentState.__table__.c

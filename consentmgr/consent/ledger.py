@@ -33,7 +33,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.services import PolicyNotFound, get_purpose
 from consentmgr.runtime import of_session
-from consentmgr.sql import upsert
+from consentmgr.sql import as_uuid, upsert
 
 
 class ConsentNotApplicable(Conflict):
@@ -243,11 +243,8 @@ def events_for(customer: Customer) -> list[ConsentEvent]:
 
 def get_event(customer: Customer, event_id: uuid.UUID | str) -> ConsentEvent:
     """One of *this customer's* events; another customer's id is simply not found."""
-    try:
-        key = event_id if isinstance(event_id, uuid.UUID) else uuid.UUID(str(event_id))
-    except ValueError:
-        raise NotFound("No consent event with that id.") from None
-    event = db.session.scalar(sa.select(ConsentEvent).where(
+    key = as_uuid(event_id)
+    event = None if key is None else db.session.scalar(sa.select(ConsentEvent).where(
         ConsentEvent.id == key, ConsentEvent.customer_id == customer.id))
     if event is None:
         raise NotFound("No consent event with that id.")

@@ -24,6 +24,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_mess
 from consentmgr.extensions import db
 from consentmgr.keys.services import destroy_data_keys
 from consentmgr.runtime import of_session
+from consentmgr.sql import get_or_raise
 
 _details = CustomerDetailsSchema()
 _history = HistoryEntrySchema()
@@ -127,15 +128,8 @@ def find_by_email(email: str) -> Customer | None:
 
 def get_customer(customer_id: uuid.UUID | str, *, with_history: bool = False) -> Customer:
     """The customer with this id; raises :class:`CustomerNotFound`."""
-    try:
-        key = customer_id if isinstance(customer_id, uuid.UUID) else uuid.UUID(str(customer_id))
-    except ValueError:
-        raise CustomerNotFound() from None
     options = [selectinload(Customer.history)] if with_history else []
-    customer = db.session.get(Customer, key, options=options)
-    if customer is None:
-        raise CustomerNotFound()
-    return customer
+    return get_or_raise(db.session, Customer, customer_id, CustomerNotFound, options=options)
 
 
 def restrict_processing(customer: Customer, *, actor: Actor) -> None:

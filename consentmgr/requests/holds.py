@@ -21,7 +21,7 @@ from consentmgr.extensions import db
 from consentmgr.requests.errors import HoldAlreadyLifted, LegalHoldNotFound
 from consentmgr.requests.lifecycle import clean_text
 from consentmgr.requests.models import HOLD_EXCEPTIONS, LegalHold, RefusalReason
-from consentmgr.sql import utcnow
+from consentmgr.sql import get_or_raise, utcnow
 
 
 def place_legal_hold(customer: Customer, *, actor: Actor, exception: RefusalReason | str,
@@ -62,14 +62,7 @@ def lift_legal_hold(hold: LegalHold, *, actor: Actor) -> LegalHold:
 
 def get_legal_hold(hold_id: uuid.UUID | str) -> LegalHold:
     """The hold with this id; :class:`LegalHoldNotFound` for an unknown or malformed id."""
-    try:
-        key = hold_id if isinstance(hold_id, uuid.UUID) else uuid.UUID(str(hold_id))
-    except ValueError:
-        raise LegalHoldNotFound() from None
-    hold = db.session.get(LegalHold, key)
-    if hold is None:
-        raise LegalHoldNotFound()
-    return hold
+    return get_or_raise(db.session, LegalHold, hold_id, LegalHoldNotFound)
 
 
 def active_holds(customer: Customer) -> list[LegalHold]:

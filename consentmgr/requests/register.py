@@ -32,7 +32,7 @@ from consentmgr.requests.models import (
     RequestStatus,
     RequestType,
 )
-from consentmgr.sql import utcnow
+from consentmgr.sql import get_or_raise, utcnow
 
 #: One open request of these types per customer at a time.
 SINGLE_OPEN_TYPES = (RequestType.ERASURE, RequestType.RESTRICTION)
@@ -120,14 +120,7 @@ def _objection_purpose(kind: RequestType, purpose: str | None) -> str | None:
 
 def get_request(request_id: uuid.UUID | str) -> DataSubjectRequest:
     """The request with this id; :class:`RequestNotFound` for an unknown or malformed id."""
-    try:
-        key = request_id if isinstance(request_id, uuid.UUID) else uuid.UUID(str(request_id))
-    except ValueError:
-        raise RequestNotFound() from None
-    req = db.session.get(DataSubjectRequest, key)
-    if req is None:
-        raise RequestNotFound()
-    return req
+    return get_or_raise(db.session, DataSubjectRequest, request_id, RequestNotFound)
 
 
 def customer_request(customer: Customer, request_id: uuid.UUID | str) -> DataSubjectRequest:

@@ -25,7 +25,7 @@ from consentmgr.crypto import BlindIndexer, normalise_email
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.runtime import of_session
-from consentmgr.sql import utcnow
+from consentmgr.sql import get_or_raise, utcnow
 from consentmgr.staff.models import PasswordToken, StaffRole, StaffUser
 from consentmgr.tokens import issue_token, token_digest
 
@@ -104,14 +104,7 @@ def find_staff_by_email(email: str) -> StaffUser | None:
 
 def get_staff(staff_id: uuid.UUID | str) -> StaffUser:
     """The account with this id; raises :class:`StaffNotFound`."""
-    try:
-        key = staff_id if isinstance(staff_id, uuid.UUID) else uuid.UUID(str(staff_id))
-    except ValueError:
-        raise StaffNotFound() from None
-    user = db.session.get(StaffUser, key)
-    if user is None:
-        raise StaffNotFound()
-    return user
+    return get_or_raise(db.session, StaffUser, staff_id, StaffNotFound)
 
 
 def get_active_staff(staff_id: uuid.UUID | str) -> StaffUser | None:

@@ -7,13 +7,13 @@ read time.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Iterable
 
 import sqlalchemy as sa
 
 from consentmgr.extensions import db
+from consentmgr.sql import as_uuid
 from consentmgr.staff.models import StaffRole, StaffUser
 
 
@@ -32,12 +32,7 @@ def staff_directory(staff_ids: Iterable[str]) -> dict[str, StaffCard]:
     transparency about who processed their data) and the DPO's audit
     browser. Deactivated accounts are included; their accesses still count.
     """
-    wanted: set[uuid.UUID] = set()
-    for staff_id in staff_ids:
-        try:
-            wanted.add(uuid.UUID(str(staff_id)))
-        except ValueError:
-            continue
+    wanted = {key for key in map(as_uuid, staff_ids) if key is not None}
     if not wanted:
         return {}
     users = db.session.scalars(sa.select(StaffUser).where(StaffUser.id.in_(wanted)))

@@ -8,19 +8,15 @@ import pytest
 
 from consentmgr.actors import Actor
 from consentmgr.customers.signin import portal_actor
-from consentmgr.requests import notices
 
 DPO = Actor("staff", str(uuid.UUID(int=1)), role="dpo")
 AGENT = Actor("staff", str(uuid.UUID(int=2)), role="agent")
 
 
 @pytest.fixture
-def outbox(monkeypatch):
+def outbox(mails):
     """Messages queued for the customer: (to, subject, body), in order."""
-    sent: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(notices, "send_mail_after_commit",
-                        lambda to, subject, body: sent.append((to, subject, body)))
-    return sent
+    return mails
 
 
 @pytest.fixture

@@ -8,29 +8,18 @@ import json
 import re
 import zipfile
 
-import pytest
 import sqlalchemy as sa
 
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from consentmgr.consent.services import check_consent
 from consentmgr.customers.models import Customer, CustomerStatus
-from consentmgr.requests import notices
 from consentmgr.requests.models import DataSubjectRequest, RequestStatus, RequestType
 from consentmgr.requests.services import file_request, refuse_request
 from tests.conftest import TEST_ACTOR
 from tests.web.portal.conftest import csrf_from, post_form
 
 REQUESTS = "/portal/requests"
-
-
-@pytest.fixture
-def mails(monkeypatch):
-    """Request mails handed to the mailer: (to, subject, body)."""
-    sent: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(notices, "send_mail_after_commit",
-                        lambda to, subject, body: sent.append((to, subject, body)))
-    return sent
 
 
 def page_text(client, path: str = REQUESTS) -> str:

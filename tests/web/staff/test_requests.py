@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from consentmgr.customers.models import Customer, CustomerStatus
-from consentmgr.requests import notices
 from consentmgr.requests.models import DataSubjectRequest, LegalHold, RequestStatus
 from consentmgr.requests.services import active_holds, file_request, place_legal_hold
 from consentmgr.sql import utcnow
@@ -23,15 +22,6 @@ from tests.fixtures.staff import create_staff_user, csrf_token, sign_in_as  # no
 
 QUEUE = "/staff/requests"
 CLEAR = ("ada.example@example.org", "Ada Example", "7946 0958", "Example Street")
-
-
-@pytest.fixture
-def mails(monkeypatch):
-    """Request mails handed to the mailer: (to, subject, body)."""
-    sent: list[tuple[str, str, str]] = []
-    monkeypatch.setattr(notices, "send_mail_after_commit",
-                        lambda to, subject, body: sent.append((to, subject, body)))
-    return sent
 
 
 @pytest.fixture
