@@ -130,15 +130,6 @@ class Runtime:
             found = self.caches.setdefault(name, SharedCache(maxsize=maxsize, ttl=ttl))
         return found
 
-    def forget_caches(self) -> None:
-        """Empty every cache (a new policy was published, or tests reset data)."""
-        for cache in self.caches.values():
-            cache.clear()
-
-    def absolute_url(self, path: str) -> str:
-        """``path`` on the public base URL (for links in mails and receipts)."""
-        return self.settings.base_url + path
-
 
 def build_runtime(settings: Settings) -> Runtime:
     """The runtime for ``settings``: every blind indexer derived once."""

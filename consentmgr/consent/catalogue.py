@@ -100,13 +100,8 @@ def catalogue(today: dt.date | None = None) -> Catalogue:
     Raises :class:`NoPolicyPublished` before the first version takes effect.
     """
     day = _today(today)
-    cache = _cache(of_session(db.session))
     # A day without a policy is cached too (as None): the hot path stays one query.
-    missing = object()
-    result = cache.get(day, missing)
-    if result is missing:
-        result = _build_catalogue(day)
-        cache.put(day, result)
+    result = _cache(of_session(db.session)).get_or_build(day, lambda: _build_catalogue(day))
     if result is None:
         raise NoPolicyPublished()
     return result
