@@ -6,18 +6,23 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup db bench clean
+.PHONY: run test setup db bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs come from the lock files (exact versions, every file's SHA-256):
+# the same packages on every machine, and a tampered download is refused.
+# `make lock` regenerates them after a change to pyproject.toml.
+$(VENV)/.installed: pyproject.toml requirements/main.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/main.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed
 
 setup: $(VENV)/.installed
@@ -40,12 +45,19 @@ run: db
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
+	$(BIN)/bandit --quiet --recursive consentmgr --severity-level medium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python benchmarks/field_encryption.py
 	$(BIN)/python benchmarks/export.py
+
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
+	--no-emit-index-url --no-emit-find-links
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet 'pip-tools>=7.4'
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/main.txt pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev --extra bench -o requirements/dev.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) instance/consentmgr.db

@@ -229,7 +229,8 @@ class _KeyStoreSQL:
         self.created_at = _bind_processor(table.c.created_at, dialect) or (lambda value: value)
         self.wrapped = _bind_processor(table.c.wrapped, dialect)
         self.insert = (
-            f"INSERT INTO {table.name} (owner_id, version, master_key_id, wrapped, created_at) "
+            # The table name is our model's; every value is a bound placeholder.
+            f"INSERT INTO {table.name} (owner_id, version, master_key_id, wrapped, created_at) "  # nosec B608
             f"VALUES ({', '.join([self._placeholder] * 5)})"
         )
         self._selects: dict[int, str] = {}
@@ -245,7 +246,8 @@ class _KeyStoreSQL:
         sql = self._selects.get(size)
         if sql is None:
             sql = self._selects[size] = (
-                f"SELECT owner_id, version, master_key_id, wrapped FROM {DataKey.__table__.name} "
+                # The table name is our model's; the owner ids are bound placeholders.
+                f"SELECT owner_id, version, master_key_id, wrapped FROM {DataKey.__table__.name} "  # nosec B608
                 f"WHERE owner_id IN ({', '.join([self._placeholder] * size)})"
             )
         return sql

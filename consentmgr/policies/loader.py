@@ -166,7 +166,7 @@ def _split_front_matter(text: str) -> tuple[Any, str]:
         )
     try:
         # A SafeLoader subclass: builds plain data only.
-        header = yaml.load(match["yaml"], Loader=_StrictLoader)  # noqa: S506
+        header = yaml.load(match["yaml"], Loader=_StrictLoader)  # noqa: S506  # nosec B506
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 2}, column {mark.column + 1}" if mark is not None else ""
