@@ -9,6 +9,11 @@ import os
 bind = "127.0.0.1:8000"  # behind a TLS-terminating proxy
 workers = 2
 worker_class = "sync"  # measured fastest for this app (benchmarks/README.md)
+# No gunicorn access log: its lines carry the raw path and query string (sign-in
+# tokens, ?email=). The app writes one JSON line per request instead, on the
+# consentmgr.access logger, to standard error (consentmgr/web/request_log.py).
+accesslog = None
+errorlog = "-"
 
 
 def post_worker_init(worker):

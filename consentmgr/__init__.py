@@ -20,10 +20,16 @@ from consentmgr.keys.services import check_master_keys
 from consentmgr.runtime import install, runtime
 from consentmgr.web.api import init_api
 from consentmgr.web.errors import register_error_pages
+from consentmgr.web.headers import init_headers
+from consentmgr.web.health import init_health
+from consentmgr.web.limits import init_limits
+from consentmgr.web.outage import init_outage
 from consentmgr.web.links import web_links
 from consentmgr.web.portal import bp as portal_bp
 from consentmgr.web.portal import wellknown_bp
 from consentmgr.web.public import bp as public_bp
+from consentmgr.web.request_log import init_request_log
+from consentmgr.web.sessions import install_server_sessions
 from consentmgr.web.staff import bp as staff_bp
 
 log = logging.getLogger(__name__)
@@ -44,6 +50,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config is not None:
         app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith(PREFIX)})
     install(app, settings)
+    # The edge, first: every later hook's request already has its id, limits and headers.
+    init_request_log(app)
+    init_limits(app)
+    init_headers(app)
 
     db.init_app(app)
     with app.app_context():
@@ -54,7 +64,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (public_bp, portal_bp, wellknown_bp, staff_bp):
         app.register_blueprint(blueprint)
+    install_server_sessions(app)  # before init_api, which keeps /api/v1 without a session
     init_api(app)
+    init_health(app)
+    init_outage(app)
     register_error_pages(app)
     # Services build links for mails and receipts from the routes just registered.
     runtime(app).links = web_links(app, settings.base_url)

@@ -84,9 +84,6 @@ class Settings:
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(self.database_url),
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url,
-            "SESSION_COOKIE_HTTPONLY": True,
-            "SESSION_COOKIE_SAMESITE": "Lax",
-            "SESSION_COOKIE_SECURE": self.production,
             **self.tuning,
         }
         if self.keys_database_url:
@@ -323,6 +320,16 @@ def _seconds(value: str, name: str) -> float:
     return number
 
 
+def _hop_count(value: str, name: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 10:
+        raise ConfigError(f"{name} must be a number of proxies from 0 to 10, got {value!r}")
+    return number
+
+
 # CONSENTMGR_<NAME> sets app.config[<NAME>]; unset, each part keeps its default
 # (in the module that uses it, and in the README's configuration table).
 TUNABLES = {
@@ -330,11 +337,19 @@ TUNABLES = {
     "API_MAX_CONTENT_LENGTH": _whole_number,
     "API_KEY_CACHE_SECONDS": _seconds,
     "PORTAL_IDLE_MINUTES": _whole_number,
+    "PORTAL_SESSION_HOURS": _whole_number,  # absolute session lifetime (web/sessions.py)
     "PORTAL_SIGN_IN_LIMIT_PER_ADDRESS": _rate_limit,
     "PORTAL_SIGN_IN_LIMIT_PER_CLIENT": _rate_limit,
+    "PORTAL_EMAIL_CHANGE_LIMIT": _rate_limit,
+    "PORTAL_EMAIL_CHANGE_LIMIT_PER_CLIENT": _rate_limit,
     "STAFF_IDLE_MINUTES": _whole_number,
+    "STAFF_SESSION_HOURS": _whole_number,
     "STAFF_SIGN_IN_RATE_LIMIT": _rate_limit,
     "STAFF_ACCOUNT_RATE_LIMIT": _rate_limit,
+    # The edge (consentmgr/web/{headers,limits,outage}.py).
+    "TRUSTED_PROXIES": _hop_count,
+    "FORM_MAX_CONTENT_LENGTH": _whole_number,
+    "UNAVAILABLE_RETRY_AFTER": _whole_number,
 }
 
 

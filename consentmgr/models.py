@@ -8,4 +8,6 @@ from consentmgr.consent.models import ConsentEvent, ConsentState  # noqa: F401
 from consentmgr.apiclients.models import ApiClient, ExternalRef, IdempotencyRecord  # noqa: F401
 from consentmgr.staff.models import PasswordToken, StaffUser  # noqa: F401
 from consentmgr.customers.signin import PortalSignInToken  # noqa: F401
+from consentmgr.customers.email_change import PortalEmailChange  # noqa: F401
 from consentmgr.requests.models import DataSubjectRequest, LegalHold  # noqa: F401
+from consentmgr.sessions.models import WebSession  # noqa: F401

@@ -38,6 +38,7 @@ INDEX_LABELS = (
     "audit-client-address",  # client addresses in audit entries
     "consent-evidence",  # client address and user agent in consent evidence
     "portal-sign-in-rate-limit",  # per-address sign-in counters
+    "portal-email-change-rate-limit",  # per-customer email-change counters
 )
 
 
@@ -94,6 +95,9 @@ class Links(Protocol):
 
     def portal_sign_in(self, token: str) -> str:
         """The page that redeems a portal sign-in token."""
+
+    def portal_confirm_email_change(self, token: str) -> str:
+        """The page that confirms a new email address from the link mailed to it."""
 
     def staff_set_password(self, token: str) -> str:
         """The page where a staff member sets a password with a one-time token."""

@@ -22,6 +22,7 @@ ALLOWED = {
     "staff": {"crypto", "keys", "audit", "customers"},
     "apiclients": {"crypto", "keys", "audit", "customers", "consent"},
     "requests": {"crypto", "keys", "audit", "customers", "consent", "policies", "staff", "apiclients"},
+    "sessions": {"audit", "customers", "staff"},
 }
 AUDIENCES = {"web", "cli"}
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from consentmgr.audit.models import AuditEntry
-from consentmgr.customers import services
+from consentmgr.customers import email_change, services
+from consentmgr.customers.signin import portal_actor
 from tests.conftest import TEST_ACTOR
 
 
@@ -23,6 +24,7 @@ def _markers() -> dict[str, str]:
         "topic": f"mrk{tag}topic",
         "summary": f"MRK{tag}SUMMARY",
         "detail": f"MRK{tag}DETAIL",
+        "new_email": f"mrk{tag}new@example.org",  # a pending portal email change
     }
 
 
@@ -38,6 +40,7 @@ def _store_marked_customer(db) -> dict[str, str]:
         "data_category": "support", "summary": m["summary"], "details": {"note": m["detail"]},
     }, actor=TEST_ACTOR)
     services.rectify_customer(customer, {"name": m["name"] + "X"}, actor=TEST_ACTOR)
+    email_change.request_email_change(customer, m["new_email"], actor=portal_actor(customer))
     db.session.commit()
     return m
 
@@ -65,6 +68,8 @@ def test_no_marker_in_any_row_read_with_raw_sql(db):
     assert found == []
     # The check can fail: the values are there, decrypted, through the model.
     assert services.find_by_email(m["email"]).name == m["name"] + "X"
+    pending = db.session.scalar(sa.select(email_change.PortalEmailChange))
+    assert pending.new_email == m["new_email"]
 
 
 def _sqlite_file_bytes(db) -> bytes:

@@ -29,6 +29,7 @@ STAFF_PASSWORD_SET = "staff.password-set"
 STAFF_PASSWORD_LINK_ISSUED = "staff.password-link-issued"
 STAFF_TOTP_ENROLLED = "staff.totp-enrolled"
 STAFF_ACCESS_DENIED = "staff.access-denied"  # a screen outside the staff member's role
+STAFF_SESSION_ENDED = "staff.session-ended"  # from the sessions page: one's own, or by an admin
 
 # Customer records.
 CUSTOMER_SEARCH = "customer.search"
@@ -56,6 +57,9 @@ KEYS_ROTATE_DATA = "keys.rotate-data"
 # Customer portal.
 PORTAL_SIGN_IN = "portal.sign-in"
 PORTAL_SIGN_IN_FAILED = "portal.sign-in-failed"
+PORTAL_SIGNED_OUT_EVERYWHERE = "portal.signed-out-everywhere"  # every session ended
+PORTAL_EMAIL_CHANGE_REQUESTED = "portal.email-change-requested"  # link mailed to the new address
+PORTAL_EMAIL_CHANGE_FAILED = "portal.email-change-failed"  # a bad, used or expired link, or a taken address
 
 # API.
 API_CUSTOMER_READ = "api.customer.read"

@@ -11,6 +11,7 @@ from consentmgr.cli.demo import demo
 from consentmgr.cli.keys import keys
 from consentmgr.cli.policies import policies
 from consentmgr.cli.requests import requests
+from consentmgr.cli.sessions import sessions
 from consentmgr.cli.staff import staff
 
 
@@ -23,4 +24,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(policies)
     app.cli.add_command(api_clients)
     app.cli.add_command(requests)
+    app.cli.add_command(sessions)
     app.cli.add_command(staff)

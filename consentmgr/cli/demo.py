@@ -18,7 +18,13 @@ demo = AppGroup("demo", help="Demo data for development.")
 @demo.command("load")
 @click.option("--count", default=25, show_default=True, help="How many demo customers.")
 def load(count: int) -> None:
-    """Create demo customers with preferences and history (idempotent)."""
+    """Create demo customers with preferences and history (idempotent); never in production."""
+    if runtime().settings.production:
+        # Made-up people in a production database would be processed (mailed,
+        # exported, counted) like customers, and the demo staff passwords are public.
+        raise click.ClickException(
+            "Demo customers and staff are not created in production "
+            "(CONSENTMGR_ENV=production): nothing was written.")
     actor = cli_actor("demo load")
     created = 0
     with unit_of_work():
@@ -43,7 +49,7 @@ def _load_demo_staff(actor: Actor) -> None:
     try:
         with unit_of_work():
             logins = load_demo_staff(actor=actor, production=runtime().settings.production)
-    except DemoStaffRefused:
+    except DemoStaffRefused:  # unreachable from `demo load`, which refuses production first
         click.echo("Demo staff accounts are not created in production.")
         return
     click.echo(f"Demo staff: {sum(created for _, created in logins)} created, "

@@ -5,6 +5,13 @@ Consent Receipt specification v1.1 for one consent event, signed with
 Ed25519 as a compact JWS. The public key is published at
 ``/.well-known/jwks.json`` so anyone can verify a receipt without us.
 
+``piiControllers[]`` has every field v1.1 requires: ``piiController``,
+``contact``, ``address`` (an object: ``streetAddress``, ``postalCode``,
+``addressLocality``, ``addressCountry``), ``email`` and ``phone``, from the
+policy version's front matter. Receipts issued before ``address`` became an
+object still verify: verification checks the signature and the receipt's
+identity, not the shape of its fields.
+
 The receipt signing key is an argument (``signing_key=``): boundaries take
 it from the runtime's settings. Without it, the key configured for the app
 of the current session is used.
@@ -24,6 +31,7 @@ from consentmgr.crypto.signing import (
     public_jwk,
 )
 from consentmgr.extensions import db
+from consentmgr.policies.document import Controller
 from consentmgr.policies.services import document_of, get_version
 from consentmgr.runtime import of_session
 
@@ -41,6 +49,26 @@ _COLLECTION_METHODS = {
 def _signing_key(given: PrivateKey | None) -> PrivateKey:
     # Boundaries pass the key; without one, the app this session serves signs.
     return given if given is not None else of_session(db.session).settings.receipt_signing_key
+
+
+def _kantara_address(controller: Controller) -> dict[str, str]:
+    """The controller's address as the v1.1 ``address`` object (schema.org PostalAddress names).
+
+    A version published before policies gave the address in parts
+    (``postal_address``) falls back to its printed address: every line but
+    the last as ``streetAddress``, the last (the country, as written) as
+    ``addressCountry``.
+    """
+    parts = controller.postal_address
+    if parts is None:
+        lines = [line.strip() for line in controller.address.splitlines() if line.strip()]
+        return {"streetAddress": ", ".join(lines[:-1]) or controller.address,
+                "addressCountry": lines[-1] if lines else ""}
+    address = {"streetAddress": parts.street_address, "postalCode": parts.postal_code,
+               "addressLocality": parts.locality, "addressCountry": parts.country}
+    if parts.region is not None:
+        address["addressRegion"] = parts.region
+    return address
 
 
 def _jurisdiction(address: str) -> str:
@@ -76,8 +104,10 @@ def receipt_claims(event: ConsentEvent, *, signing_key: PrivateKey | None = None
             "piiController": document.controller.name,
             "onBehalf": False,
             "contact": document.dpo.name,
-            "address": document.controller.address,
+            "address": _kantara_address(document.controller),
             "email": document.controller.email,
+            # Required by v1.1; a version published without a phone number gives "".
+            "phone": document.controller.phone or "",
             "piiControllerUrl": links.home(),
         }],
         "policyUrl": links.policy(event.policy_version),

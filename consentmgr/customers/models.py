@@ -102,19 +102,58 @@ class HistoryEntry(EncryptedRecord, db.Model):
 
 
 class PortalSignInToken(db.Model):
-    """One portal sign-in link: the hash of its token, whose it is, and when it was used."""
+    """One portal sign-in link: the hash of its token, whose it is, and when it was used.
+
+    A request for an address that is no customer's writes a row too, with no
+    customer (``customer_id`` NULL): a decoy that no link points to and that
+    can never sign anyone in. It makes a request for an unknown address do
+    the same database work as one for a customer, so neither the statements
+    nor the time they take tell whether an address is known.
+    """
 
     __tablename__ = "portal_sign_in_tokens"
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    customer_id: Mapped[uuid.UUID] = mapped_column(
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     # SHA-256 (hex) of the token; the token itself exists only in the mailed link.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
-    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    # Indexed: every request purges the rows that expired a while ago.
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime, index=True)
     used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
 
     def __repr__(self) -> str:
         return f"<PortalSignInToken {self.id} used={self.used_at is not None}>"
+
+
+class PortalEmailChange(EncryptedRecord, db.Model):
+    """A change of email address asked for in the portal, waiting for the new address to confirm.
+
+    The new address is encrypted under the customer's own data key (so an
+    erasure shreds it with the rest); the link's token is kept only as its
+    SHA-256. Once confirmed the row keeps no address, only when it was used,
+    so a second click gets "already used".
+    """
+
+    __tablename__ = "portal_email_changes"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(TZDateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+    new_email = EncryptedField(TEXT)
+
+    def data_key_owner(self) -> tuple[uuid.UUID, bool]:
+        """Encrypted under the customer's key, so erasure covers it."""
+        self._ensure_id()
+        return self.customer_id, False
+
+    def __repr__(self) -> str:
+        return f"<PortalEmailChange {self.id} used={self.used_at is not None}>"

@@ -1,14 +1,19 @@
 """Validation of customer details and history input (marshmallow).
 
 Shared by the services, the portal forms and the API so that every entry
-point accepts exactly the same data.
+point accepts exactly the same data. Every schema refuses control characters
+and unpaired surrogates in any text, naming the field
+(:class:`~consentmgr.text.StorableTextSchema`): the services validate with
+these schemas, so no caller can hand them text that cannot be stored.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, ValidationError, fields, validate, validates
+
+from consentmgr.text import StorableTextSchema
 
 CHANNELS = ("email", "sms", "post", "phone")
 LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pl", "pt", "sv", "da", "fi")
@@ -24,7 +29,7 @@ _PHONE = validate.Regexp(
 )
 
 
-class PreferencesSchema(Schema):
+class PreferencesSchema(StorableTextSchema):
     """Contact channels, language and topics of interest."""
 
     class Meta:
@@ -46,7 +51,7 @@ class PreferencesSchema(Schema):
     )
 
 
-class CustomerDetailsSchema(Schema):
+class CustomerDetailsSchema(StorableTextSchema):
     """A customer's personal details. Unknown fields are rejected."""
 
     class Meta:
@@ -56,7 +61,8 @@ class CustomerDetailsSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(
         min=1, max=200, error="Enter a name of at most {max} characters."))
     phone = fields.String(allow_none=True, validate=[validate.Length(max=24), _PHONE])
-    postal_address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    postal_address = fields.String(allow_none=True, validate=validate.Length(max=500),
+                                   metadata={"multiline": True})
     date_of_birth = fields.Date(allow_none=True)
     preferences = fields.Nested(PreferencesSchema, load_default=dict)
 
@@ -71,7 +77,7 @@ class CustomerDetailsSchema(Schema):
             raise ValidationError("Enter a date of birth in the past, after 1900.")
 
 
-class HistoryEntrySchema(Schema):
+class HistoryEntrySchema(StorableTextSchema):
     """One interaction to add to a customer's history."""
 
     class Meta:
@@ -84,5 +90,6 @@ class HistoryEntrySchema(Schema):
         required=True,
         validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Use a data-category slug."),
     )
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=500),
+                            metadata={"multiline": True})
     details = fields.Dict(keys=fields.String(), load_default=dict)

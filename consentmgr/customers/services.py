@@ -18,7 +18,13 @@ from consentmgr.actors import Actor
 from consentmgr.audit import actions as audit_actions
 from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, normalise_email
-from consentmgr.customers.models import Customer, CustomerStatus, HistoryEntry, PortalSignInToken
+from consentmgr.customers.models import (
+    Customer,
+    CustomerStatus,
+    HistoryEntry,
+    PortalEmailChange,
+    PortalSignInToken,
+)
 from consentmgr.customers.schemas import CustomerDetailsSchema, HistoryEntrySchema
 from consentmgr.errors import Conflict, NotFound, ValidationFailed, flatten_messages
 from consentmgr.extensions import db
@@ -27,6 +33,7 @@ from consentmgr.runtime import of_session
 from consentmgr.sql import get_or_raise
 
 _details = CustomerDetailsSchema()
+_email_only = CustomerDetailsSchema(only=("email",))
 _history = HistoryEntrySchema()
 
 
@@ -64,15 +71,32 @@ def _validate(schema, data: Mapping[str, Any], *, partial: bool = False) -> dict
         raise ValidationFailed(flatten_messages(exc.normalized_messages())) from None
 
 
-def _ensure_email_free(email: str, *, exclude: uuid.UUID | None = None) -> str:
+def validated_email(email: str) -> str:
+    """``email`` if it is a valid address (the details rule), else :class:`ValidationFailed`."""
+    return _validate(_email_only, {"email": email})["email"]
+
+
+def email_in_use(email: str, *, exclude: uuid.UUID | None = None) -> bool:
+    """True if a customer other than ``exclude`` has this address (after normalisation)."""
     indexer = email_indexer()
-    normalised = normalise_email(email)
-    query = sa.select(Customer.id).where(Customer.email_index.in_(indexer.candidates(normalised)))
+    query = sa.select(Customer.id).where(
+        Customer.email_index.in_(indexer.candidates(normalise_email(email))))
     if exclude is not None:
         query = query.where(Customer.id != exclude)
-    if db.session.scalar(query) is not None:
+    return db.session.scalar(query) is not None
+
+
+def email_index_of(email: str) -> str:
+    """The blind index to store for ``email``."""
+    return email_indexer().compute(normalise_email(email))
+
+
+def _ensure_email_free(email: str, *, exclude: uuid.UUID | None = None) -> str:
+    # For trusted callers (staff, API clients, imports) only: the portal
+    # never says whether an address is taken (see customers.email_change).
+    if email_in_use(email, exclude=exclude):
         raise ValidationFailed({"email": ["Another customer already uses this email address."]})
-    return indexer.compute(normalised)
+    return email_index_of(email)
 
 
 def create_customer(details: Mapping[str, Any], *, actor: Actor) -> Customer:
@@ -159,7 +183,7 @@ def lift_restriction(customer: Customer, *, actor: Actor) -> None:
 
 
 def _clear_record(customer: Customer, *, keep: Collection[uuid.UUID] = ()) -> None:
-    """Clear the record's fields, its email index, its sign-in tokens and all history but ``keep``."""
+    """Clear the fields, email index, sign-in tokens, email changes and history but ``keep``."""
     for field in Customer.PERSONAL_FIELDS:
         setattr(customer, f"_{field}", None)
     customer.email_index = None
@@ -170,6 +194,8 @@ def _clear_record(customer: Customer, *, keep: Collection[uuid.UUID] = ()) -> No
                        execution_options={"synchronize_session": False})
     db.session.execute(sa.delete(PortalSignInToken)
                        .where(PortalSignInToken.customer_id == customer.id))
+    db.session.execute(sa.delete(PortalEmailChange)
+                       .where(PortalEmailChange.customer_id == customer.id))
 
 
 def erase_customer(customer: Customer, *, actor: Actor) -> int:

@@ -3,8 +3,8 @@
 A link carries a random token; the database keeps only its SHA-256, so a
 copy of the database (or a backup) cannot be turned into working links. A
 link works once, for :data:`LINK_LIFETIME`. Asking for a link never reveals
-whether an address belongs to a customer: the answer, and what is logged,
-are the same either way.
+whether an address belongs to a customer: the answer, what is logged, and
+the work done are the same either way (see :func:`request_sign_in_link`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from consentmgr.customers.models import Customer, CustomerStatus, PortalSignInTo
 from consentmgr.customers.services import find_by_email
 from consentmgr.errors import DomainError
 from consentmgr.extensions import db
+from consentmgr.keys.services import key_cache
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
@@ -136,35 +137,63 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
 
     Returns the link, or None when no link was made. Callers must answer the
     same either way: whether an address is known is personal data in itself.
+
+    The work is the same either way too, so its timing tells nothing
+    (issue 12, finding 2): one lookup, one data-key lookup, the purge of
+    expired tokens, one token row written (for an unknown or erased address
+    a decoy with no customer, whose token is thrown away), one link built
+    and one message composed and queued. For an unknown address the message
+    is queued undeliverable (``deliver=False``): the courier rehearses the
+    SMTP conversation and drops it, so no mail ever goes to an address that
+    is no customer's.
+
     The mail goes when the caller commits, from a background thread, so the
     answer does not wait for the mail server either (see consentmgr.mail);
     a mail failure is logged without the address. Flushes; the caller commits.
     """
     customer = find_by_email(email)
-    if customer is None or customer.status == CustomerStatus.ERASED:
-        return None
+    if customer is not None and customer.status == CustomerStatus.ERASED:
+        customer = None
     moment = _now(now)
-    db.session.execute(sa.delete(PortalSignInToken).where(
-        PortalSignInToken.customer_id == customer.id,
-        PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS))
+    # Everyone's expired tokens (and decoys), not only this customer's: the
+    # statement must not depend on whether the address is known.
+    db.session.execute(
+        sa.delete(PortalSignInToken)
+        .where(PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS)
+        .execution_options(synchronize_session=False))
     issued = issue_token(_TOKEN_BYTES)
     expires = moment + LINK_LIFETIME
-    db.session.add(PortalSignInToken(id=uuid.uuid4(), customer_id=customer.id,
+    db.session.add(PortalSignInToken(id=uuid.uuid4(),
+                                     customer_id=customer.id if customer else None,
                                      token_hash=issued.digest, created_at=moment,
                                      expires_at=expires))
     db.session.flush()
     url = of_session(db.session).links.portal_sign_in(issued.token)
     minutes = int(LINK_LIFETIME.total_seconds() // 60)
+    # The link goes to the address we hold, never the one typed: an address
+    # that only normalises to a customer's (case, compatibility characters)
+    # may reach another mailbox. Decrypting it looks up the customer's data
+    # key; an unknown address makes the same lookup for nobody.
+    recipient = customer.email if customer else _look_up_no_key(email)
     send_mail_after_commit(
-        customer.email,
+        recipient,
         "Your sign-in link for the privacy portal",
         "Hello,\n\n"
         "use this link to sign in to your privacy portal.\n"
         f"It works once, for {minutes} minutes:\n\n{url}\n\n"
         "If you did not ask for it, you can ignore this message:\n"
         "nobody can sign in without the link.\n",
+        deliver=customer is not None,
     )
+    if customer is None:
+        return None
     return SignInLink(url=url, token=issued.token, expires_at=expires)
+
+
+def _look_up_no_key(email: str) -> str:
+    """The data-key lookup a known address makes to decrypt itself, for an owner that has none."""
+    key_cache(db.session).cipher_for_read(uuid.uuid4(), 1)
+    return email
 
 
 def _find_usable(token: str, moment: dt.datetime) -> PortalSignInToken:
@@ -172,7 +201,7 @@ def _find_usable(token: str, moment: dt.datetime) -> PortalSignInToken:
         raise SignInLinkInvalid()
     row = db.session.scalar(
         sa.select(PortalSignInToken).where(PortalSignInToken.token_hash == token_digest(token)))
-    if row is None:
+    if row is None or row.customer_id is None:  # unknown, or a decoy (its token was never mailed)
         raise SignInLinkInvalid()
     if row.used_at is not None:
         raise SignInLinkUsed()

@@ -23,6 +23,7 @@ __all__ = [
     "DataCategory",
     "PolicyDocument",
     "PolicyValidationError",
+    "PostalAddress",
     "Purpose",
     "Transfer",
 ]
@@ -46,16 +47,61 @@ class PolicyValidationError(ValueError):
 
 
 @dataclass(frozen=True)
+class PostalAddress:
+    """The controller's address in parts, for machines (schema.org ``PostalAddress`` names them).
+
+    ``country`` is an ISO 3166-1 alpha-2 code (``DE``); ``region`` is optional.
+    """
+
+    street_address: str
+    postal_code: str
+    locality: str
+    country: str
+    region: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the address as JSON-ready data (no ``region`` key when there is none)."""
+        data = {"street_address": self.street_address, "postal_code": self.postal_code,
+                "locality": self.locality, "country": self.country}
+        if self.region is not None:
+            data["region"] = self.region
+        return data
+
+
+@dataclass(frozen=True)
 class Controller:
-    """Who decides why and how the data is processed (GDPR Art. 13(1)(a))."""
+    """Who decides why and how the data is processed (GDPR Art. 13(1)(a)).
+
+    ``address`` is the address as printed (lines); ``postal_address`` the same
+    address in parts and ``phone`` a telephone number, both for the Kantara
+    consent receipt. Versions published before those two existed have
+    neither (None): see :mod:`consentmgr.consent.receipts` for what receipts
+    then say.
+    """
 
     name: str
     address: str
     email: str
+    phone: str | None = None
+    postal_address: PostalAddress | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the controller as JSON-ready data."""
-        return {"name": self.name, "address": self.address, "email": self.email}
+        """Return the controller as JSON-ready data (optional parts only when present,
+        so a version published without them is stored, and compared, as before)."""
+        data: dict[str, Any] = {"name": self.name, "address": self.address, "email": self.email}
+        if self.phone is not None:
+            data["phone"] = self.phone
+        if self.postal_address is not None:
+            data["postal_address"] = self.postal_address.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Controller:
+        """Rebuild a controller from :meth:`to_dict`'s data (with or without the optional parts)."""
+        postal = data.get("postal_address")
+        return cls(name=data["name"], address=data["address"], email=data["email"],
+                   phone=data.get("phone"),
+                   postal_address=PostalAddress(**postal) if postal is not None else None)
 
 
 @dataclass(frozen=True)
@@ -225,7 +271,7 @@ class PolicyDocument:
             version=data["version"],
             effective_date=date.fromisoformat(data["effective_date"]),
             summary=data["summary"],
-            controller=Controller(**data["controller"]),
+            controller=Controller.from_dict(data["controller"]),
             dpo=Contact(**data["dpo"]),
             purposes=tuple(Purpose.from_dict(p) for p in data["purposes"]),
             data_categories=tuple(DataCategory(**c) for c in data["data_categories"]),

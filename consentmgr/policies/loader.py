@@ -6,7 +6,13 @@ A file looks like this::
     version: "2026-03"
     effective_date: 2026-03-01
     summary: What changed, in a sentence or two.
-    controller: {name: ..., address: ..., email: ...}
+    controller:
+      name: ...
+      address: ...            # as printed, one line per line
+      postal_address: {street_address: ..., postal_code: "...", locality: ..., country: DE}
+      email: ...
+      phone: "+49 ..."        # phone and postal_address: optional, but every new version
+                              # should have them (the consent receipt needs both)
     dpo: {name: ..., email: ...}
     data_categories:
       - {slug: contact, title: ..., description: ..., retention: ..., retention_days: 30}

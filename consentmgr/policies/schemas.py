@@ -36,6 +36,7 @@ from consentmgr.policies.document import (
     Contact,
     Controller,
     DataCategory,
+    PostalAddress,
     Purpose,
     Transfer,
 )
@@ -49,6 +50,9 @@ _VERSION_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 _RESERVED_LABELS = ("versions", "compare")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# International format preferred (+49 30 ...): the receipt is read anywhere.
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,22}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")
 
 _MISSING = "missing required field"
@@ -253,12 +257,44 @@ class _StrictSchema(Schema):
             raise ValidationError(unknown)
 
 
+class PostalAddressSchema(_StrictSchema):
+    """The controller's address in parts (for the Kantara consent receipt's ``address`` object)."""
+
+    street_address = Text(required=True)
+    postal_code = Text(required=True)
+    locality = Text(required=True)
+    region = Text()
+    country = Text(
+        required=True,
+        validate=validate.Regexp(
+            _COUNTRY, error="{input!r} is not an ISO 3166-1 alpha-2 country code, such as DE"
+        ),
+    )
+
+    @post_load
+    def _make(self, data: dict[str, Any], **kwargs: Any) -> PostalAddress:
+        return PostalAddress(**data)
+
+
 class ControllerSchema(_StrictSchema):
-    """Who decides why and how the data is processed (GDPR Art. 13(1)(a))."""
+    """Who decides why and how the data is processed (GDPR Art. 13(1)(a)).
+
+    ``phone`` and ``postal_address`` are optional, so files of versions
+    published before they existed still load; every new version should
+    state them (the Kantara consent receipt v1.1 requires both).
+    """
 
     name = Text(required=True)
     address = Text(required=True)
+    postal_address = Section(PostalAddressSchema)
     email = _email()
+    phone = Text(
+        validate=validate.Regexp(
+            _PHONE,
+            error="{input!r} is not a phone number (digits, spaces and dashes, "
+            "e.g. +49 30 5550 1742)",
+        )
+    )
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> Controller:

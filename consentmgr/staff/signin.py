@@ -205,6 +205,6 @@ def current_totp_code(user: StaffUser) -> str:
 
 def sign_out(user: StaffUser, *, reason: str = "user", client_address: str | None = None,
              request_id: str | None = None) -> None:
-    """Record the end of a session (``reason``: ``user`` or ``idle``)."""
+    """Record the end of a session (``reason``: ``user``, ``idle`` or ``lifetime``)."""
     audit.record(actions.STAFF_SIGN_OUT, actor=staff_actor(user), client_address=client_address,
                  request_id=request_id, details={"reason": reason})

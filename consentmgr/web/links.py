@@ -24,6 +24,10 @@ class WebLinks:
         """The confirmation page of a mailed sign-in link."""
         return self._url("portal.confirm_sign_in", token=token)
 
+    def portal_confirm_email_change(self, token: str) -> str:
+        """The confirmation page of a link mailed to a new email address."""
+        return self._url("portal.confirm_email_change", token=token)
+
     def staff_set_password(self, token: str) -> str:
         """The page of a one-time password link."""
         return self._url("staff.set_password", token=token)

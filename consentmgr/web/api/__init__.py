@@ -35,6 +35,7 @@ from consentmgr.web.api.docs import page_bp
 from consentmgr.web.api.errors import PROBLEM_JSON, UnsupportedMediaType, register_problem_handlers
 from consentmgr.web.api.ratelimit import enforce_rate_limit, is_api_request
 from consentmgr.web.api.schemas import ProblemSchema
+from consentmgr.web.limits import check_json_depth
 
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -80,7 +81,10 @@ class ConsentApi(Api):
 
 
 def _check_body() -> None:
-    """413 for bodies over the limit, 415 for bodies that are not JSON."""
+    """413 for bodies over the limit, 415 for bodies that are not JSON, 400 for JSON too deep.
+
+    The API's limit replaces the app-wide one for forms (``web/limits.py``).
+    """
     limit = current_app.config.get("API_MAX_CONTENT_LENGTH", DEFAULT_MAX_CONTENT_LENGTH)
     request.max_content_length = limit
     if request.method not in _BODY_METHODS:
@@ -89,6 +93,8 @@ def _check_body() -> None:
         raise RequestEntityTooLarge()
     if not is_json_request(request):
         raise UnsupportedMediaType()
+    # Before any parser sees it: deep nesting would end in a RecursionError (a 500).
+    check_json_depth(request.get_data(cache=True))
 
 
 def _finish(response: Any) -> Any:
@@ -111,11 +117,12 @@ def _finish(response: Any) -> Any:
 
 
 class StatelessApiSessions(SessionInterface):
-    """No cookie session under /api: callers authenticate with bearer keys.
+    """No session under /api/v1: callers authenticate with bearer keys.
 
-    Opening Flask's signed-cookie session costs a serializer per request;
-    the API never reads or sets a session, so it skips that work (and can
-    never set a cookie by accident). Other paths use the wrapped interface.
+    The API never reads or sets a session, so it skips the session store's
+    lookup (a database read when a browser sends a cookie) and can never set
+    a cookie by accident. Other paths use the wrapped interface (the
+    server-side sessions of :mod:`consentmgr.web.sessions`).
     """
 
     def __init__(self, wrapped: SessionInterface) -> None:

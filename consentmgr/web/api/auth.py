@@ -38,6 +38,22 @@ def _cache_seconds() -> float:
     return float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
 
 
+def caller() -> AuthenticatedClient | InvalidApiKey:
+    """The verified client of this request, or why there is none; looked up once per request.
+
+    The rate limit (before the operation) and :func:`requires` (in it) share
+    the answer, so a key costs one digest and one cache or index lookup.
+    """
+    found = g.get("api_caller")
+    if found is None:
+        try:
+            found = authenticate(bearer_key(), cache_seconds=_cache_seconds())
+        except InvalidApiKey as refused:
+            found = refused
+        g.api_caller = found
+    return found
+
+
 def current_client() -> AuthenticatedClient:
     """The client authenticated for this request (only inside a protected operation)."""
     return g.api_client
@@ -49,7 +65,9 @@ def requires(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            client = authenticate(bearer_key(), cache_seconds=_cache_seconds())
+            client = caller()
+            if isinstance(client, InvalidApiKey):
+                raise InvalidApiKey(client.reason, str(client))
             if not client.has_scope(scope):
                 raise ScopeMissing(scope)
             g.api_client = client

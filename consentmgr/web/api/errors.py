@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from consentmgr.apiclients.services import InvalidApiKey, ScopeMissing
 from consentmgr.errors import Conflict, DomainError, NotFound
 from consentmgr.runtime import runtime
+from consentmgr.web.outage import is_database_outage, log_outage, mark_unavailable, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ PROBLEM_TYPES: dict[str, ProblemType] = {
                     "Slow down: wait the number of seconds in the Retry-After header."),
         ProblemType("server-error", 500, "Server error",
                     "Something failed on our side. It has been logged; retry later."),
+        ProblemType("unavailable", 503, "Service unavailable",
+                    "The database cannot be reached for the moment; nothing was changed. "
+                    "Retry after the number of seconds in the Retry-After header."),
     )
 }
 
@@ -84,6 +88,7 @@ _SLUG_BY_STATUS = {
     400: "malformed-request", 401: "unauthenticated", 403: "insufficient-scope",
     404: "not-found", 405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
     415: "unsupported-media-type", 422: "invalid-input", 429: "rate-limited", 500: "server-error",
+    503: "unavailable",
 }
 
 _HTTP_DETAILS = {
@@ -94,6 +99,7 @@ _HTTP_DETAILS = {
     415: "Send the body as JSON, with 'Content-Type: application/json'.",
     429: "Too many requests for this client; slow down.",
     500: "Something went wrong on our side. It has been logged; please retry later.",
+    503: "The service is unavailable for a moment; nothing was changed. Retry later.",
 }
 
 
@@ -163,6 +169,9 @@ def _phrase(status: int) -> str:
 def handle_http_exception(exc: HTTPException) -> Response:
     """Routing, size, method and rate-limit errors as problems."""
     status = exc.code or 500
+    original = getattr(exc, "original_exception", None)
+    if status == 500 and original is not None and is_database_outage(original):
+        return handle_outage(original)  # raised where no handler runs (opening the session)
     headers: dict[str, str] = {}
     if status == 405:
         valid = getattr(exc, "valid_methods", None) or []
@@ -207,9 +216,21 @@ def handle_integrity_error(exc: sa.exc.IntegrityError) -> Response:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    """Anything else: logged (no values: SQL parameters are hidden at the engine), a 500 problem."""
+    """Anything else: logged (no values: SQL parameters are hidden at the engine), a 500 problem.
+
+    A database outage is a 503 with ``Retry-After`` instead, logged in one line.
+    """
+    if is_database_outage(exc):
+        return handle_outage(exc)
     log.exception("unhandled %s on the API", type(exc).__name__)
     return problem(500, _HTTP_DETAILS[500])
+
+
+def handle_outage(exc: BaseException) -> Response:
+    """The database is unreachable: 503 ``unavailable``; the unit of work has rolled back."""
+    log_outage(exc)
+    mark_unavailable()
+    return problem(503, _HTTP_DETAILS[503], headers={"Retry-After": retry_after()})
 
 
 def handle_api_exception(exc: Exception) -> Response:

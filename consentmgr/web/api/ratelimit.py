@@ -1,4 +1,9 @@
-"""The API's rate limit: one window per API key (or per address without one).
+"""The API's rate limit: one window per verified API client, one per address for the rest.
+
+A bearer string counts against its client only once it has been verified
+(the client cache makes that a digest and a dictionary lookup); a missing,
+malformed, unknown or revoked key counts against the caller's address, so
+a new random token per call does not escape the limit.
 
 It counts on Flask-Limiter's own backend (``limiter.limiter``: the
 configured strategy and storage, memory or Redis), but checks the one
@@ -10,7 +15,6 @@ HTML pages; a request filter tells it to leave the API alone.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from functools import lru_cache
@@ -19,7 +23,9 @@ from flask import current_app, request
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 
+from consentmgr.apiclients.services import AuthenticatedClient
 from consentmgr.extensions import limiter
+from consentmgr.web.api.auth import caller
 
 DEFAULT_RATE_LIMIT = "6000 per minute"
 SCOPE = "api"
@@ -31,10 +37,11 @@ def _parsed(text: str) -> RateLimitItem:
 
 
 def rate_limit_key() -> str:
-    """Per API key (hashed; never the key itself), or per address for anonymous calls."""
-    header = request.headers.get("Authorization", "")
-    if header[:7].lower() == "bearer " and header[7:].strip():
-        return "key:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:32]
+    """The verified client's id, or the caller's address (no key, or one that is not valid)."""
+    if "Authorization" in request.headers:
+        found = caller()
+        if isinstance(found, AuthenticatedClient):
+            return f"client:{found.id}"
     return "addr:" + (request.remote_addr or "unknown")
 
 

@@ -2,8 +2,10 @@
 
 Customer input reuses :mod:`consentmgr.customers.schemas` (the same rules
 as the portal and the services), extended only by what is API-specific.
-Every input schema rejects unknown fields, and booleans are strict: only
-JSON ``true``/``false`` (or ``true``/``false`` in a query string).
+Every input schema rejects unknown fields and any text holding a control
+character or an unpaired surrogate (:class:`~consentmgr.text.StorableTextSchema`,
+body and query string alike), and booleans are strict: only JSON
+``true``/``false`` (or ``true``/``false`` in a query string).
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from consentmgr.apiclients.services import MAX_EXTERNAL_REF
 from consentmgr.customers.models import CustomerStatus
+from consentmgr.crypto import normalise_email
 from consentmgr.customers.schemas import (
     CustomerDetailsSchema,
     HistoryEntrySchema,
     PreferencesSchema,
 )
 from consentmgr.requests.models import RefusalReason, RequestStatus, RequestType
+from consentmgr.text import StorableTextSchema
 
 MAX_CONSENT_CHECKS = 1000
 MAX_FEED_PAGE = 1000
@@ -56,8 +60,9 @@ class QueryBoolean(fields.Boolean):
         raise self.make_error("invalid")
 
 
-class StrictSchema(Schema):
-    """Base of every input schema: unknown fields are errors, not silently dropped."""
+class StrictSchema(StorableTextSchema):
+    """Base of every input schema: unknown fields are errors, not silently dropped,
+    and unstorable text is refused by its field's name."""
 
     class Meta:
         unknown = RAISE
@@ -122,7 +127,16 @@ class CustomerQuerySchema(StrictSchema):
 class CustomerLookupQuerySchema(StrictSchema):
     """Find a customer by exact email address (blind-index lookup)."""
 
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = fields.Email(required=True, validate=validate.Length(max=254), metadata={
+        "description": "Trimmed and normalised (NFKC, lower case) as stored addresses are."})
+
+    def normalise_input(self, data: Any) -> Any:
+        """Trim and normalise the address as the blind index does, before it is checked."""
+        # "  Anna@Example.com " must find anna@example.com, not answer 422.
+        email = data.get("email") if hasattr(data, "get") else None
+        if isinstance(email, str):
+            return {**{key: data[key] for key in data}, "email": normalise_email(email)}
+        return data
 
 
 class HistoryEntryOutSchema(Schema):
@@ -213,10 +227,24 @@ class ContactSchema(Schema):
     email = fields.String(required=True)
 
 
+class PostalAddressSchema(Schema):
+    """An address in parts (schema.org PostalAddress, snake_case)."""
+
+    street_address = fields.String(required=True)
+    postal_code = fields.String(required=True)
+    locality = fields.String(required=True)
+    region = fields.String()
+    country = fields.String(required=True, metadata={"description": "ISO 3166-1 alpha-2."})
+
+
 class ControllerSchema(ContactSchema):
     """The controller (GDPR Art. 13(1)(a))."""
 
-    address = fields.String(required=True)
+    address = fields.String(required=True, metadata={"description": "As printed, one line per line."})
+    postal_address = fields.Nested(PostalAddressSchema, metadata={
+        "description": "The same address in parts; absent in versions published without it."})
+    phone = fields.String(metadata={
+        "description": "Absent in versions published without one."})
 
 
 class TransferSchema(Schema):
@@ -345,7 +373,8 @@ class EvidenceInputSchema(StrictSchema):
     gpc = StrictBoolean(load_default=False, metadata={
         "description": "True if a Global Privacy Control signal was present."})
     note = fields.String(validate=validate.Length(min=1, max=500), metadata={
-        "description": "Free text, e.g. 'checkout form, order 1234'. Stored encrypted."})
+        "description": "Free text, e.g. 'checkout form, order 1234'. Stored encrypted.",
+        "multiline": True})
 
 
 class ConsentRecordInputSchema(StrictSchema):
@@ -455,7 +484,7 @@ class RequestInputSchema(StrictSchema):
                        "legitimate-interest purpose objected to (see GET /purposes)."})
     notes = fields.String(validate=validate.Length(min=1, max=MAX_REQUEST_TEXT), metadata={
         "description": "What the customer asked, in their words. Stored encrypted; "
-                       "never echoed."})
+                       "never echoed.", "multiline": True})
 
 
 class ApprovalInputSchema(StrictSchema):
@@ -471,7 +500,7 @@ class RefusalInputSchema(StrictSchema):
                        "other (explanation required)."})
     explanation = fields.String(validate=validate.Length(min=1, max=MAX_REQUEST_TEXT), metadata={
         "description": "Told to the customer. Required with reason_code 'other'. Stored "
-                       "encrypted; never echoed."})
+                       "encrypted; never echoed.", "multiline": True})
 
 
 class RequestQuerySchema(StrictSchema):

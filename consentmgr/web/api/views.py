@@ -27,13 +27,26 @@ from consentmgr.consent import services as consent
 from consentmgr.consent.models import ConsentAction
 from consentmgr.customers import services as customers
 from consentmgr.customers.models import Customer
-from consentmgr.errors import NotFound
+from consentmgr.errors import NotFound, ValidationFailed, flatten_messages
 from consentmgr.policies import services as policies
+from consentmgr.text import unstorable_text
 from consentmgr.unit_of_work import transactional
 from consentmgr.web.api import schemas as s
 from consentmgr.web.api.auth import current_client, requires
 from consentmgr.web.api.blueprint import blp, problems
 from consentmgr.web.api.idempotency import idempotent_operation
+
+
+@blp.url_value_preprocessor
+def refuse_unstorable_path_values(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A path parameter with a control character (``/consents/a%00b``) is a 422 naming it.
+
+    The body and the query string are checked by the schemas; path values
+    reach the services (and PostgreSQL, which refuses NUL) without one.
+    """
+    bad = unstorable_text(values or {})
+    if bad is not None:
+        raise ValidationFailed(flatten_messages(bad))
 
 
 def _raw_body() -> dict[str, Any]:

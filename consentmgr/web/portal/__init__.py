@@ -14,6 +14,10 @@ Settings (``app.config``, set from ``CONSENTMGR_<NAME>``; defaults below, tests 
   (counted under a keyed hash of the address, never the address itself).
 * ``PORTAL_SIGN_IN_LIMIT_PER_CLIENT`` — link requests and sign-in attempts
   per client address.
+* ``PORTAL_EMAIL_CHANGE_LIMIT`` — email changes asked for per customer
+  (counted under a keyed hash of the customer's id).
+* ``PORTAL_EMAIL_CHANGE_LIMIT_PER_CLIENT`` — email changes asked for and
+  confirmation links used per client address.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ DEFAULTS = {
     "PORTAL_IDLE_MINUTES": 15,
     "PORTAL_SIGN_IN_LIMIT_PER_ADDRESS": "5 per 15 minutes",
     "PORTAL_SIGN_IN_LIMIT_PER_CLIENT": "20 per hour",
+    "PORTAL_EMAIL_CHANGE_LIMIT": "5 per hour",
+    "PORTAL_EMAIL_CHANGE_LIMIT_PER_CLIENT": "20 per hour",
 }
 
 bp = Blueprint("portal", __name__, url_prefix="/portal")

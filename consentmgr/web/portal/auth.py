@@ -1,15 +1,18 @@
 """Who is signed in to the portal: the session, the idle timeout, the GPC signal.
 
-The session (a signed cookie) holds the customer's id and the time of their
-last request, nothing else: no email, no name. Signing in clears whatever the
-session held before, so a session fixed by someone else before sign-in (or
-its CSRF token) is not carried over.
+The session is kept on the server (:mod:`consentmgr.web.sessions`); the
+portal's part of it holds the customer's id, nothing else: no email, no
+name. Signing in clears whatever the session held before and moves it to a
+new id, so a session fixed by someone else before sign-in (or its CSRF
+token) is not carried over. Signing out ends the session on the server: a
+copy of the cookie taken before opens nothing afterwards. The idle timeout
+(``PORTAL_IDLE_MINUTES``) and the absolute lifetime (``PORTAL_SESSION_HOURS``)
+are judged by the server from the session's row.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from typing import Any, Callable
 
 from flask import current_app, flash, g, redirect, request, session, url_for
@@ -18,25 +21,29 @@ from consentmgr.consent.services import Evidence, NoPolicyPublished, gpc_honoure
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerNotFound, get_customer
 from consentmgr.customers.signin import portal_actor
+from consentmgr.sessions import services as sessions
+from consentmgr.sessions.services import EndReason, SessionKind
 from consentmgr.unit_of_work import unit_of_work
+from consentmgr.web.portal import bp
+from consentmgr.web.sessions import SUBJECT_KEYS, session_policy
 
-CUSTOMER_KEY = "portal_customer"
-LAST_SEEN_KEY = "portal_last_seen"
+CUSTOMER_KEY = SUBJECT_KEYS[SessionKind.PORTAL]
 # Pages anyone may open; every other portal page needs a signed-in customer.
+# The email-change link is among them: it is opened from a mailbox, often
+# after the portal session has idled out, and the token alone authorises it.
 PUBLIC_ENDPOINTS = {"portal.sign_in", "portal.sign_in_sent", "portal.confirm_sign_in",
-                    "portal.sign_out"}
+                    "portal.sign_out", "portal.confirm_email_change"}
 
 
 def start_session(customer: Customer) -> None:
-    """Sign ``customer`` in, in a fresh session."""
+    """Sign ``customer`` in, in a fresh session under a new id."""
     session.clear()
     session[CUSTOMER_KEY] = str(customer.id)
-    session[LAST_SEEN_KEY] = time.time()
 
 
-def end_session() -> None:
-    """Sign out: forget everything the session held."""
-    session.clear()
+def end_session(reason: EndReason = EndReason.SIGNED_OUT) -> None:
+    """Sign out: end the session on the server and forget everything it held."""
+    session.end(reason)
 
 
 def idle_minutes() -> int:
@@ -56,27 +63,30 @@ def gpc_signal() -> bool:
 
 
 def load_signed_in_customer() -> Any:
-    """``before_request``: set ``g.customer`` (or None), enforce the idle timeout, honour GPC."""
+    """``before_request``: set ``g.customer`` (or None), say why a session ended, honour GPC."""
     g.customer = None
     g.gpc_notice = False
+    ended = getattr(session, "ended", None)
+    if ended is not None and ended.customer_id is not None:
+        if ended.reason == EndReason.IDLE:
+            flash(f"You were signed out because you did nothing for {idle_minutes()} minutes. "
+                  "Please sign in again.", "info")
+        else:
+            hours = int(session_policy(current_app, SessionKind.PORTAL).lifetime.total_seconds()
+                        // 3600)
+            flash(f"You were signed out because you have been signed in for {hours} hours. "
+                  "Please sign in again.", "info")
+        return _to_sign_in()
     customer_id = session.get(CUSTOMER_KEY)
     if customer_id is None:
         return None
-    now = time.time()
-    last_seen = session.get(LAST_SEEN_KEY)
-    if not isinstance(last_seen, (int, float)) or now - last_seen > idle_minutes() * 60:
-        end_session()
-        flash(f"You were signed out because you did nothing for {idle_minutes()} minutes. "
-              "Please sign in again.", "info")
-        return _to_sign_in()
     try:
         customer = get_customer(customer_id)
     except CustomerNotFound:
         customer = None
     if customer is None or customer.status == CustomerStatus.ERASED:
-        end_session()
+        end_session(EndReason.ERASED)
         return _to_sign_in()
-    session[LAST_SEEN_KEY] = now
     g.customer = customer
     if gpc_signal():
         _honour_gpc(customer)
@@ -113,3 +123,14 @@ def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
         return view(*args, **kwargs)
 
     return wrapped
+
+
+@bp.post("/sign-out-everywhere")
+@customer_required
+def sign_out_everywhere():
+    """End every session of this customer, on every device (a lost phone, a shared computer)."""
+    with unit_of_work():
+        sessions.sign_out_everywhere(g.customer.id, actor=portal_actor(g.customer))
+    end_session(EndReason.EVERYWHERE)
+    flash("You have signed out on every device.", "success")
+    return redirect(url_for("portal.sign_in"))

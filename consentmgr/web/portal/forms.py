@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from marshmallow import ValidationError
 from wtforms import (
@@ -26,6 +25,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from consentmgr.customers.schemas import CHANNELS, LANGUAGES, CustomerDetailsSchema
 from consentmgr.requests.models import RequestType
+from consentmgr.web.forms import StorableTextForm
 
 LANGUAGE_NAMES = {
     "da": "Dansk (Danish)", "de": "Deutsch (German)", "en": "English", "es": "Español (Spanish)",
@@ -48,8 +48,9 @@ FIELD_LABELS = {
 _email_only = CustomerDetailsSchema(only=("email",))
 
 
-class PortalForm(FlaskForm):
-    """A form that can show errors found by a service or schema on its inputs."""
+class PortalForm(StorableTextForm):
+    """A form that can show errors found by a service or schema on its inputs
+    (and refuses unstorable text on every input: :class:`StorableTextForm`)."""
 
     #: Error messages that belong to no single input.
     form_errors_extra: list[str]
@@ -108,11 +109,13 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class DetailsForm(PortalForm):
-    """Correct personal details and preferences (GDPR Art. 16)."""
+    """Correct personal details and preferences (GDPR Art. 16).
+
+    Not the email address: that changes only once the new address confirms
+    it (:class:`EmailChangeForm`).
+    """
 
     name = StringField("Full name", render_kw={"autocomplete": "name"})
-    email = StringField("Email address", render_kw={"type": "email", "autocomplete": "email",
-                                                    "spellcheck": "false"})
     phone = StringField("Phone number (optional)", render_kw={"type": "tel", "autocomplete": "tel"})
     postal_address = TextAreaField("Postal address (optional)",
                                    render_kw={"rows": 4, "autocomplete": "street-address"})
@@ -132,7 +135,7 @@ class DetailsForm(PortalForm):
         preferences = customer.preferences or {}
         born = customer.date_of_birth
         return cls(
-            name=customer.name, email=customer.email, phone=customer.phone or "",
+            name=customer.name, phone=customer.phone or "",
             postal_address=customer.postal_address or "",
             date_of_birth=born.isoformat() if born else "",
             channels=list(preferences.get("channels", [])),
@@ -158,7 +161,6 @@ class DetailsForm(PortalForm):
         changes: dict[str, Any] = {
             # A blank name goes to the schema as typed, so it says "Enter a name."
             "name": name.strip() or name,
-            "email": (self.email.data or "").strip(),
             "phone": optional(self.phone.data),
             "postal_address": address.replace("\r\n", "\n").replace("\r", "\n") if address else None,
             "date_of_birth": optional(self.date_of_birth.data),
@@ -176,6 +178,17 @@ class DetailsForm(PortalForm):
         if preferences != {k: held.get(k) for k in preferences}:
             changes["preferences"] = preferences
         return changes
+
+
+class EmailChangeForm(PortalForm):
+    """Ask to change the email address: a link goes to the new one (the service checks it)."""
+
+    email = StringField("New email address", render_kw={"type": "email", "autocomplete": "email",
+                                                        "spellcheck": "false"})
+
+    def new_address(self) -> str:
+        """The address as typed, trimmed (the service validates it)."""
+        return (self.email.data or "").strip()
 
 
 class VerifyReceiptForm(PortalForm):

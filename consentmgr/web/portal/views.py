@@ -25,6 +25,7 @@ from consentmgr.consent.services import (
     withdraw_consent,
 )
 from consentmgr.crypto.signing import SignatureInvalid
+from consentmgr.customers import email_change
 from consentmgr.customers.services import rectify_customer
 from consentmgr.customers.signin import (
     LINK_LIFETIME,
@@ -54,6 +55,7 @@ from consentmgr.web.portal.forms import (
     FIELD_LABELS,
     LANGUAGE_NAMES,
     DetailsForm,
+    EmailChangeForm,
     SignInForm,
     VerifyReceiptForm,
 )
@@ -111,6 +113,18 @@ def _address_limit() -> str:
 
 def _submitted_address() -> str:
     return rate_limit_key(request.form.get("email", ""))
+
+
+def _email_change_limit() -> str:
+    return current_app.config["PORTAL_EMAIL_CHANGE_LIMIT"]
+
+
+def _email_change_client_limit() -> str:
+    return current_app.config["PORTAL_EMAIL_CHANGE_LIMIT_PER_CLIENT"]
+
+
+def _signed_in_customer() -> str:
+    return email_change.rate_limit_key(g.customer)
 
 
 # ------------------------------------------------------------------ sign-in
@@ -207,7 +221,56 @@ def details():
                 flash("Nothing changed: these are the details we already hold.", "info")
             return redirect(url_for("portal.details"))
     status = 422 if form.error_list() else 200
-    return render_template("portal/details.html", form=form), status
+    return render_template("portal/details.html", form=form, email_form=EmailChangeForm()), status
+
+
+# One answer, whether or not the new address belongs to another customer.
+EMAIL_CHANGE_ANSWER = ("We sent a confirmation link to the new address. Your email address "
+                       "changes when you open it; until then, sign-in links still go to your "
+                       "current address.")
+
+
+@bp.post("/details/email")
+@customer_required
+@limiter.limit(_email_change_client_limit)
+@limiter.limit(_email_change_limit, key_func=_signed_in_customer)
+def change_email():
+    """Ask to change the email address: it changes only once the new address confirms."""
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            with unit_of_work():
+                email_change.request_email_change(g.customer, form.new_address(),
+                                                  actor=portal_actor(g.customer))
+        except ValidationFailed as exc:
+            form.attach_errors(exc.errors)
+        else:
+            flash(EMAIL_CHANGE_ANSWER, "success")
+            return redirect(url_for("portal.details"))
+    return render_template("portal/details.html", form=DetailsForm.for_customer(g.customer),
+                           email_form=form), 422
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_email_change_client_limit, methods=["POST"])
+def confirm_email_change(token: str):
+    """GET shows a button (mail scanners fetch links); only the POST changes the address."""
+    try:
+        # A bad link's portal.email-change-failed entry is kept (keeps_record).
+        with unit_of_work():
+            if request.method == "POST":
+                customer = email_change.confirm_email_change(
+                    token, client_address=request.remote_addr)
+            else:
+                email_change.check_email_change_link(token)
+    except email_change.EmailChangeProblem as problem:
+        return _no_referrer(render_template("portal/email_link_problem.html", problem=problem),
+                            problem.status)
+    if request.method == "GET":
+        return _no_referrer(render_template("portal/confirm_email_change.html"))
+    flash("Your email address is changed. Sign-in links now go to the new address.", "success")
+    signed_in = g.get("customer") is not None and g.customer.id == customer.id
+    return redirect(url_for("portal.details" if signed_in else "portal.sign_in"))
 
 
 def _words(items: list[str]) -> str:

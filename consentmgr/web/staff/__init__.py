@@ -16,5 +16,6 @@ from consentmgr.web.staff import (  # noqa: E402,F401
     auth,
     customers,
     requests,
+    sessions,
     views,
 )

@@ -27,6 +27,7 @@ from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import AuditFilterForm
+from consentmgr.web.staff.navigation import deliberate_navigation
 
 PAGE_SIZE = 50
 EXPORT_BATCH = 500
@@ -149,6 +150,7 @@ def _csv_rows(filters: dict[str, Any]) -> Iterator[str]:
 
 @bp.get("/audit.csv")
 @requires(Permission.AUDIT)
+@deliberate_navigation("the audit export")
 def audit_csv():
     """The entries matching the same filters as the browser, as CSV (all pages)."""
     form = _filter_form()

@@ -1,9 +1,11 @@
 """Staff sessions: who is signed in, idle timeout, the role check, response headers.
 
-The session (Flask's signed cookie) holds the staff id, role and the time
-of the last request — never an email or name. Each request re-reads the
+The session is kept on the server (:mod:`consentmgr.web.sessions`, the
+staff cookie); it holds the staff id (or, between the password and the code
+step, the pending id) — never an email or name. Each request re-reads the
 account, so a deactivation or a role change takes effect at the next click.
-After :data:`STAFF_IDLE_MINUTES` without a request the session ends.
+The server ends a session after :data:`STAFF_IDLE_MINUTES` without a request
+or ``STAFF_SESSION_HOURS`` in all; the end of an idle session is audited.
 """
 
 from __future__ import annotations
@@ -19,25 +21,24 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 
 from consentmgr.actors import Actor
 from consentmgr.errors import DomainError
+from consentmgr.sessions.services import EndReason, SessionKind
 from consentmgr.staff import services
 from consentmgr.staff.models import StaffRole, StaffUser
 from consentmgr.staff.permissions import Permission, can, record_access_denied
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
+from consentmgr.web.sessions import SUBJECT_KEYS, session_policy
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.forms import ROLE_LABELS
 
 DEFAULT_IDLE_MINUTES = 15
 PENDING_SECONDS = 5 * 60  # between the password step and the code step
 
-# Session keys (all prefixed: the portal shares the cookie).
-STAFF_ID = "staff_id"
-STAFF_ROLE = "staff_role"
-STAFF_SEEN = "staff_seen"
+# Keys of the staff session (the staff cookie's own, on the server).
+STAFF_ID = SUBJECT_KEYS[SessionKind.STAFF]
 PENDING_ID = "staff_pending_id"
 PENDING_AT = "staff_pending_at"
 NEXT = "staff_next"
-_STAFF_KEYS = (STAFF_ID, STAFF_ROLE, STAFF_SEEN, PENDING_ID, PENDING_AT, NEXT)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
@@ -72,23 +73,21 @@ def request_info() -> dict[str, str | None]:
     return {"client_address": request.remote_addr, "request_id": g.get("request_id")}
 
 
-def clear_staff_session() -> None:
-    """Forget the staff sign-in, leaving anything else in the session alone."""
-    for key in _STAFF_KEYS:
-        session.pop(key, None)
+def end_session(reason: EndReason = EndReason.SIGNED_OUT) -> None:
+    """End the staff session on the server: its cookie opens nothing from now on."""
+    session.end(reason)
 
 
 def start_session(user: StaffUser) -> str:
     """Begin a fresh signed-in session for ``user``; returns where to go next.
 
-    The whole session is cleared first, so nothing set before the sign-in
-    (by anyone who could plant a cookie) survives it: no session fixation.
+    The whole session is cleared first and moves to a new id, so nothing
+    set before the sign-in (by anyone who could plant a cookie) survives
+    it: no session fixation.
     """
     target = session.get(NEXT)
     session.clear()
     session[STAFF_ID] = str(user.id)
-    session[STAFF_ROLE] = StaffRole(user.role).value
-    session[STAFF_SEEN] = now()
     return target if _safe_next(target) else url_for("staff.home")
 
 
@@ -118,29 +117,41 @@ def _safe_next(target: Any) -> bool:
 
 @bp.before_request
 def load_signed_in_staff() -> None:
-    """Identify the staff member, end idle sessions, and give the request an id."""
-    supplied = request.headers.get("X-Request-Id", "")
-    g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    """Identify the staff member, say (and record) why a session ended, give the request an id."""
+    if not g.get("request_id"):  # the app-wide request log usually set it already
+        supplied = request.headers.get("X-Request-Id", "")
+        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
     g.staff = None
     g.sign_in_failed = False
+    ended = getattr(session, "ended", None)
+    if ended is not None and ended.staff_id is not None:
+        _session_ran_out(ended.staff_id, ended.reason)
+        return
     staff_id = session.get(STAFF_ID)
     if not staff_id:
         return
     user = services.get_active_staff(staff_id)
     if user is None:  # deactivated (or removed) since the last request
-        clear_staff_session()
+        end_session(EndReason.DEACTIVATED)
         return
-    if now() - int(session.get(STAFF_SEEN, 0)) > idle_seconds():
-        with unit_of_work():
-            services.sign_out(user, reason="idle", **request_info())
-        clear_staff_session()
-        flash(f"You were signed out after {idle_seconds() // 60} minutes without activity.",
-              "info")
-        return
-    session[STAFF_SEEN] = now()
-    session[STAFF_ROLE] = StaffRole(user.role).value
     g.staff = SignedInStaff(id=str(user.id), role=StaffRole(user.role),
                             display_name=user.display_name or "", actor=services.staff_actor(user))
+
+
+def _session_ran_out(staff_id: Any, reason: EndReason) -> None:
+    user = services.get_active_staff(str(staff_id))
+    if user is None:
+        return
+    with unit_of_work():
+        services.sign_out(user, reason="idle" if reason == EndReason.IDLE else "lifetime",
+                          **request_info())
+    if reason == EndReason.IDLE:
+        flash(f"You were signed out after {idle_seconds() // 60} minutes without activity.",
+              "info")
+    else:
+        hours = int(session_policy(current_app, SessionKind.STAFF).lifetime.total_seconds()
+                    // 3600)
+        flash(f"You were signed out after {hours} hours: please sign in again.", "info")
 
 
 @bp.after_request

@@ -4,6 +4,9 @@ Values are masked unless revealed with a reason; a revealed value is in
 that one response only (``Cache-Control: no-store`` on every staff page),
 so reloading the record shows it masked again. Searches use POST so that
 an email address never appears in a URL, a server log or the history.
+Screens whose opening is recorded open only on a deliberate navigation
+(:mod:`.navigation`): a link on another site cannot record a view in an
+agent's name.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import ConsentForm, RevealForm, SearchForm
+from consentmgr.web.staff.navigation import deliberate_navigation
 
 CONSENT_ACTIONS = {
     "grant": (grant_consent, "Consent given"),
@@ -65,8 +69,9 @@ def search_results():
 
 @bp.get("/customers/<customer_id>")
 @requires(Permission.CUSTOMERS)
+@deliberate_navigation("this customer's record")
 def record(customer_id: str):
-    """The record, masked; opening it is recorded (``customer.view``)."""
+    """The record, masked; opening it is recorded (``customer.view``), from this site only."""
     with unit_of_work():
         customer = access.view_customer(customer_id, actor=g.staff.actor, **request_info())
         masked = access.masked_record(customer)
@@ -127,6 +132,7 @@ def _consent_page(customer_id: str, forms: dict[str, ConsentForm] | None = None,
 
 @bp.get("/customers/<customer_id>/consent")
 @requires(Permission.CUSTOMERS)
+@deliberate_navigation("this customer's consent page")
 def consent(customer_id: str):
     """The customer's consent per purpose, with a form to record a choice made by phone."""
     return _consent_page(customer_id)

@@ -3,11 +3,12 @@
 Rules that are the domain's — what makes a reveal reason acceptable, what a
 good password is — live in the services, so the forms here only parse; a
 reveal form with no reason must reach the service to be recorded as denied.
+Every form refuses text with a control character on its input
+(:class:`~consentmgr.web.forms.StorableTextForm`), before any service sees it.
 """
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -32,6 +33,7 @@ from consentmgr.requests.models import (
 )
 from consentmgr.staff.access import REASON_LABELS
 from consentmgr.staff.models import StaffRole
+from consentmgr.web.forms import StorableTextForm
 
 # What colleagues call each role on the staff screens.
 ROLE_LABELS = {StaffRole.AGENT: "Agent", StaffRole.DPO: "Data protection officer",
@@ -39,7 +41,7 @@ ROLE_LABELS = {StaffRole.AGENT: "Agent", StaffRole.DPO: "Data protection officer
 ROLE_CHOICES = [SelectChoice(role.value, label) for role, label in ROLE_LABELS.items()]
 
 
-class SignInForm(FlaskForm):
+class SignInForm(StorableTextForm):
     """First step: email and password."""
 
     email = EmailField("Email address", validators=[
@@ -47,14 +49,14 @@ class SignInForm(FlaskForm):
     password = PasswordField("Password", validators=[InputRequired("Enter your password.")])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(StorableTextForm):
     """Second step: the 6-digit code from the authenticator app."""
 
     code = StringField("6-digit code", validators=[
         InputRequired("Enter the 6-digit code from your authenticator app."), Length(max=12)])
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(StorableTextForm):
     """Choose a password through a one-time link."""
 
     password = PasswordField("New password", validators=[InputRequired("Choose a password.")])
@@ -63,18 +65,18 @@ class SetPasswordForm(FlaskForm):
         EqualTo("password", message="The two passwords are not the same.")])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(StorableTextForm):
     """A button that changes something (sign out, deactivate, revoke): CSRF only."""
 
 
-class SearchForm(FlaskForm):
+class SearchForm(StorableTextForm):
     """Find a customer by exact email address or customer id."""
 
     query = StringField("Email address or customer id", validators=[
         InputRequired("Enter the customer's email address or customer id."), Length(max=254)])
 
 
-class RevealForm(FlaskForm):
+class RevealForm(StorableTextForm):
     """Why a value is needed in clear; checked (and a refusal recorded) by the service."""
 
     reason_code = SelectField(
@@ -85,7 +87,7 @@ class RevealForm(FlaskForm):
     justification = TextAreaField("Justification")
 
 
-class ConsentForm(FlaskForm):
+class ConsentForm(StorableTextForm):
     """A choice the customer made outside the portal (e.g. on the phone), with evidence.
 
     ``action`` comes from the button pressed (grant, withdraw or object).
@@ -97,7 +99,7 @@ class ConsentForm(FlaskForm):
         Length(max=500, message="Keep the note to 500 characters or fewer.")])
 
 
-class StaffForm(FlaskForm):
+class StaffForm(StorableTextForm):
     """Create a staff account (the service checks every field and names each problem)."""
 
     email = EmailField("Work email address")
@@ -105,7 +107,7 @@ class StaffForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(StorableTextForm):
     """Change a staff member's role."""
 
     role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=False)
@@ -118,7 +120,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class ApiClientForm(FlaskForm):
+class ApiClientForm(StorableTextForm):
     """Create an API client."""
 
     name = StringField("Name of the calling system", validators=[
@@ -126,7 +128,7 @@ class ApiClientForm(FlaskForm):
     scopes = MultiCheckboxField("Scopes", choices=[], validate_choice=False)
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(StorableTextForm):
     """Filters of the audit browser (a GET form: shareable, no CSRF needed)."""
 
     class Meta:
@@ -171,7 +173,7 @@ def _choose(prompt: str, labels: dict) -> list[SelectChoice]:
     return [SelectChoice("", prompt)] + [SelectChoice(k.value, v) for k, v in labels.items()]
 
 
-class RequestFilterForm(FlaskForm):
+class RequestFilterForm(StorableTextForm):
     """Filters of the request queue (a GET form: shareable, no CSRF needed)."""
 
     class Meta:
@@ -190,7 +192,7 @@ class RequestFilterForm(FlaskForm):
     page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=100000)])
 
 
-class FileRequestForm(FlaskForm):
+class FileRequestForm(StorableTextForm):
     """A request a caller made by phone or letter, filed for them with how identity was checked."""
 
     customer_id = StringField("Customer id", validators=[
@@ -205,19 +207,19 @@ class FileRequestForm(FlaskForm):
         Length(max=200, message="Keep it to 200 characters or fewer.")])
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(StorableTextForm):
     """Record how the requester's identity was checked."""
 
     identity_check = StringField("How you checked the requester's identity")
 
 
-class CompleteForm(FlaskForm):
+class CompleteForm(StorableTextForm):
     """Close a request that staff carried out (e.g. the correction is made)."""
 
     note = TextAreaField("What was done")
 
 
-class RefuseForm(FlaskForm):
+class RefuseForm(StorableTextForm):
     """Refuse a request with a reason code (the customer is told it, and where to complain)."""
 
     reason_code = SelectField("Reason", choices=_choose("Choose a reason", REFUSAL_LABELS),
@@ -225,14 +227,14 @@ class RefuseForm(FlaskForm):
     explanation = TextAreaField("Explanation for the customer")
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(StorableTextForm):
     """Extend the deadline by one or two further months (Art. 12(3)), with the reason."""
 
     months = StringField("Further months (1 or 2)")
     reason = TextAreaField("Why the request needs longer (told to the customer)")
 
 
-class ObjectionDecisionForm(FlaskForm):
+class ObjectionDecisionForm(StorableTextForm):
     """Weigh an objection: does it stand, or do compelling legitimate grounds override it?"""
 
     decision = RadioField("Decision", choices=[
@@ -243,7 +245,7 @@ class ObjectionDecisionForm(FlaskForm):
     reason = TextAreaField("Reason (told to the customer)")
 
 
-class LegalHoldForm(FlaskForm):
+class LegalHoldForm(StorableTextForm):
     """Hold erasure back under an Art. 17(3) exception."""
 
     exception = SelectField("Exception", choices=_choose("Choose an exception", HOLD_LABELS),

@@ -54,6 +54,7 @@ from consentmgr.web.staff.forms import (
     RefuseForm,
     RequestFilterForm,
 )
+from consentmgr.web.staff.navigation import deliberate_navigation
 from consentmgr.web.staff.request_pages import queue_rows, request_history, urgency
 
 PAGE_SIZE = 50
@@ -192,6 +193,7 @@ def _request_page(request_id: str, failed: dict[str, FlaskForm] | None = None,
 
 @bp.get("/requests/<request_id>")
 @requires(Permission.CUSTOMERS)
+@deliberate_navigation("this request")
 def request_page(request_id: str):
     """The request, its history, the customer (masked), and the forms to act on it."""
     return _request_page(request_id)

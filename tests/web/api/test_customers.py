@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.web.api.conftest import assert_problem
 
 HISTORY = {"occurred_at": "2026-03-02T10:15:00Z", "channel": "web", "kind": "purchase",
@@ -94,6 +96,23 @@ def test_lookup_by_email_finds_the_customer_by_blind_index(client, bearer, creat
     response = client.get("/api/v1/customers", query_string={"email": "find.me@example.org"},
                           headers=bearer)
     assert response.get_json() == {"customers": [{"id": str(customer.id), "status": "active"}]}
+
+
+@pytest.mark.parametrize("typed", ["  Anna.Jensen@Example.com ", "ANNA.JENSEN@EXAMPLE.COM",
+                                   "\tanna.jensen@example.com\n", "ａｎｎａ.jensen@example.com"])
+def test_lookup_trims_and_normalises_the_address_like_the_blind_index(client, bearer,
+                                                                      create_customer, typed):
+    customer = create_customer(email="anna.jensen@example.com")
+    response = client.get("/api/v1/customers", query_string={"email": typed}, headers=bearer)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json() == {"customers": [{"id": str(customer.id), "status": "active"}]}
+
+
+def test_lookup_still_refuses_what_is_not_an_address_after_normalising(client, bearer):
+    for typed in ("   ", "anna jensen@example.com", "no-at-sign.example.com"):
+        body = assert_problem(client.get("/api/v1/customers", query_string={"email": typed},
+                                         headers=bearer), 422)
+        assert set(body["errors"]) == {"email"}
 
 
 def test_lookup_of_an_unknown_email_is_an_empty_list(client, db, bearer):

@@ -36,12 +36,17 @@ ALL_SCOPES = ",".join(SCOPES)
 # past (after 1900), and the time a consent choice was collected must not lie
 # in the future; an objection names a legitimate-interest purpose of the
 # policy in effect (and only an objection names one); a refusal for an
-# 'other' reason needs an explanation. (An email address already in use, or a
-# second open erasure request, is a 409, which the positive-data check
-# accepts anyway.)
+# 'other' reason needs an explanation. Text holding a control character or an
+# unpaired surrogate (JSON Schema's "string" allows both) is a 422 naming the
+# field, in a body, a free-form mapping or a path parameter alike. (An email
+# address already in use, or a second open erasure request, is a 409, which
+# the positive-data check accepts anyway.)
 RULES_BEYOND_JSON_SCHEMA = ["POST /api/v1/customers", "PATCH /api/v1/customers/{customer_id}",
                             "POST /api/v1/customers/{customer_id}/consents",
-                            "POST /api/v1/requests", "POST /api/v1/requests/{request_id}/refuse"]
+                            "POST /api/v1/requests", "POST /api/v1/requests/{request_id}/refuse",
+                            "POST /api/v1/customers/{customer_id}/history",
+                            "GET /api/v1/customers/{customer_id}/consents/{purpose}",
+                            "GET /api/v1/policies/{version}"]
 CONFIG = SchemathesisConfig.from_dict({"generation": {"mode": "all"}, "operations": [{
     "include-name": RULES_BEYOND_JSON_SCHEMA,
     "checks": {"positive_data_acceptance": {"expected-statuses": [

@@ -20,7 +20,6 @@ def form_data(**changes):
     """What the form sends when the customer changes nothing but ``changes``."""
     data = {
         "name": "Ada Lovelace",
-        "email": "ada@example.org",
         "phone": "+44 20 7946 0958",
         "postal_address": "1 Example Street\r\nLondon",  # browsers send CRLF
         "date_of_birth": "1985-04-12",
@@ -90,7 +89,6 @@ def test_emptying_an_optional_field_removes_it(client, db, signed_in):
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("email", "not-an-address", "Not a valid email address."),
     ("name", "   ", "Enter a name."),
     ("phone", "call me maybe", "Enter a phone number of digits, spaces and dashes"),
     ("date_of_birth", "12/04/1985", "Not a valid date."),
@@ -124,14 +122,14 @@ def test_an_unknown_contact_channel_is_an_error_on_the_checkboxes(client, db, si
     assert 'id="channels-error"' in page
 
 
-def test_another_customers_address_cannot_be_taken(client, db, create_customer, signed_in):
-    create_customer(email="grace@example.org")
+def test_an_email_sent_with_the_details_form_changes_nothing(client, db, signed_in):
+    # The address changes only through its own form, confirmed by the new address
+    # (tests/web/portal/test_email_change.py).
+    response = submit(client, email="mallory@example.org", phone="+49 30 1234567")
 
-    response = submit(client, email="grace@example.org")
-
-    assert response.status_code == 422
-    assert b"Another customer already uses this email address." in response.data
+    assert response.status_code == 302
     assert held(db, signed_in.id)["email"] == "ada@example.org"
+    assert [e.fields for e in rectifications(db)] == [["phone"]]
 
 
 def test_an_error_page_title_says_there_is_an_error(client, signed_in):

@@ -76,6 +76,10 @@ MATRIX: dict[tuple[str, str], tuple] = {
         (R, R, R, 403, 302, 403),
     ("POST", "/staff/requests/<request_id>/lift-restriction"): (R, R, R, 403, 302, 403),
     ("POST", "/staff/customers/<customer_id>/export"): (R, R, R, 403, 200, 403),
+    # Sessions: everyone sees their own; ending one that is not there (or not
+    # the caller's) is a 404.
+    ("GET", "/staff/sessions"): (R, R, R, 200, 200, 200),
+    ("POST", "/staff/sessions/<session_id>/end"): (R, R, R, 404, 404, 404),
 }
 
 CELLS = [(method, rule, visitor, expected[i])

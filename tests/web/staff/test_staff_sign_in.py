@@ -60,7 +60,7 @@ def test_the_password_alone_does_not_sign_in(client, create_staff_user):
     for path in ("/staff/", "/staff/customers"):
         response = client.get(path)
         assert response.status_code == 302 and response.location.endswith("/staff/sign-in")
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         assert "staff_id" not in session
 
 
@@ -144,7 +144,7 @@ def test_signing_in_clears_what_the_session_held_before(client, create_staff_use
     _password_step(client, login.email, login.password)
     _post(client, "/staff/sign-in/code", code=login.code())
 
-    with client.session_transaction() as session:
+    with client.session_transaction("/staff/") as session:
         assert "planted" not in session and session["staff_id"] == login.id
 
 

@@ -1,0 +1,141 @@
+"""One JSON line per request on the ``consentmgr.access`` logger, and the request id.
+
+A line holds the time, the request id, the method, the route *template*
+(``/portal/sign-in/<token>``, never the path that was asked for), the status
+and the duration in milliseconds (until the response starts: a streamed
+export goes on after it). Nothing else: query strings, path values,
+client addresses and user agents carry sign-in tokens, email addresses and
+personal data, and a token read from a log signs its reader in.
+
+It replaces werkzeug's own access log, whose lines carry the raw path and
+query (``make run`` serves through werkzeug); under gunicorn the access log
+is off (``gunicorn.conf.py``). Lines go to standard error unless the
+operator configured a handler for ``consentmgr.access`` first.
+
+The request id is the caller's ``X-Request-ID`` when it looks like one
+(8-64 of ``A-Z a-z 0-9 . _ : -``, so it cannot smuggle data or break a log
+line), else a fresh one; it is in ``g.request_id`` (audit entries carry it)
+and goes back in the response's ``X-Request-ID``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+
+from consentmgr.web.outage import is_database_outage
+
+ACCESS_LOGGER = "consentmgr.access"
+REQUEST_ID_HEADER = "X-Request-ID"
+UNMATCHED = "<unmatched>"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+# Probes hit these every few seconds; a line each would drown the real traffic.
+QUIET_ENDPOINTS = frozenset({"health.healthz", "health.readyz"})
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def start_request() -> None:
+    """``before_request`` (the app's first): the request id and the start time."""
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else uuid.uuid4().hex
+    g.request_started = time.perf_counter()
+
+
+def log_request(response: Response) -> Response:
+    """``after_request``: return the request id and write the request's one line."""
+    request_id = g.get("request_id") or uuid.uuid4().hex  # a request refused before the hooks
+    response.headers[REQUEST_ID_HEADER] = request_id
+    if request.endpoint in QUIET_ENDPOINTS:
+        return response
+    started = g.get("request_started")
+    duration = (time.perf_counter() - started) * 1000 if started is not None else None
+    access_log.info(json.dumps({
+        "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+        "request_id": request_id,
+        "method": request.method,
+        "route": request.url_rule.rule if request.url_rule is not None else UNMATCHED,
+        "status": response.status_code,
+        "duration_ms": round(duration, 2) if duration is not None else None,
+    }, separators=(",", ":")))
+    return response
+
+
+class _StandardError(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class WithoutWerkzeugRequestLines(logging.Filter):
+    """Drop the dev server's request lines (raw paths: tokens, ``?email=``); ours replace them.
+
+    Its error lines (a malformed request refused before the app saw it)
+    quote the request line and the client's address: kept, without either.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        if " - - [" not in message:
+            return True  # start-up banners and the like
+        if record.levelno < logging.WARNING:
+            return False
+        record.msg, record.args = "request refused by the server before the application", ()
+        return True
+
+
+class WithoutRawPathInFlaskErrors(logging.Filter):
+    """Flask's own "Exception on <path> [<method>]" line names the raw path: name the route.
+
+    Flask writes it for an error raised outside the views (opening the
+    session, say), and the path can hold a sign-in token. A database outage
+    is left out altogether, here and when Flask fails to finish a response:
+    the 503 handler writes one short line of its own.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.msg if isinstance(record.msg, str) else ""
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_database_outage(error):
+            return not message.startswith(("Exception on ", "Request finalizing failed"))
+        if not message.startswith("Exception on ") or not has_request_context():
+            return True
+        route = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+        record.msg, record.args = "unhandled exception during %s %s", (request.method, route)
+        return True
+
+
+def configure_access_log() -> None:
+    """Give ``consentmgr.access`` a bare-JSON handler on stderr, unless one is configured."""
+    if not access_log.handlers:
+        handler = _StandardError()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        access_log.addHandler(handler)
+        access_log.propagate = False  # not again through Flask's "[time] INFO in ..." handler
+    if access_log.level == logging.NOTSET:
+        access_log.setLevel(logging.INFO)
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, WithoutWerkzeugRequestLines) for f in werkzeug.filters):
+        werkzeug.addFilter(WithoutWerkzeugRequestLines())
+
+
+def init_request_log(app: Flask) -> None:
+    """Register the hooks; call first in ``create_app`` so every request gets an id."""
+    configure_access_log()
+    if not any(isinstance(f, WithoutRawPathInFlaskErrors) for f in app.logger.filters):
+        app.logger.addFilter(WithoutRawPathInFlaskErrors())
+    app.before_request(start_request)
+    app.after_request(log_request)

@@ -1,0 +1,247 @@
+"""Asking for a sign-in link does the same work for every address (issue 12, finding 2).
+
+Whether an address belongs to a customer is personal data in itself. A
+request for a customer's address and one for any other address run the same
+statements, write the same rows and queue the same mail; only the customer's
+message is ever delivered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import socket
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from aiosmtpd.controller import Controller
+from aiosmtpd.handlers import Message
+from flask_migrate import upgrade
+
+from consentmgr import create_app
+from consentmgr.customers import signin
+from consentmgr.customers.models import PortalSignInToken
+from consentmgr.customers.services import create_customer, erase_customer
+from consentmgr.extensions import db as _db
+from consentmgr.mail import queued_mail, wait_for_mail
+from consentmgr.unit_of_work import unit_of_work
+from tests.conftest import TEST_ACTOR, base_config
+
+_TOKEN = re.compile(r"/portal/sign-in/[A-Za-z0-9_-]+")
+
+
+@dataclass
+class Shape:
+    """What one request for a link did, without the values."""
+
+    statements: list[tuple[str, int]]  # SQL text (no parameters) and rows it wrote
+    rows_added: dict[str, int]  # per table
+    mail: list[tuple[str, str, str]]  # From, Subject, body with the token blanked
+    delivered: list[bool]
+
+
+def _row_counts(db) -> dict[str, int]:
+    counts = {}
+    for metadata in db.metadatas.values():
+        for table in metadata.sorted_tables:
+            bind = db.session.get_bind(clause=table)
+            with bind.connect() as conn:
+                counts[table.name] = conn.scalar(sa.select(sa.func.count()).select_from(table))
+    return counts
+
+
+def ask(db, email: str) -> Shape:
+    """Request a link for ``email`` in a fresh unit of work, as a request would."""
+    db.session.remove()  # a fresh session: nothing loaded, no keys cached
+    before = _row_counts(db)
+    statements: list[tuple[str, int]] = []
+    pending: dict[int, str] = {}
+
+    def before_execute(conn, cursor, statement, parameters, context, executemany):
+        pending[id(cursor)] = " ".join(statement.split())
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany):
+        text = pending.pop(id(cursor))
+        writes = text.split(" ", 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}
+        statements.append((text, cursor.rowcount if writes else -1))
+
+    engines = list(db.engines.values())
+    for engine in engines:
+        sa.event.listen(engine, "before_cursor_execute", before_execute)
+        sa.event.listen(engine, "after_cursor_execute", after_execute)
+    try:
+        with unit_of_work():
+            signin.request_sign_in_link(email)
+            queued = queued_mail()
+    finally:
+        for engine in engines:
+            sa.event.remove(engine, "before_cursor_execute", before_execute)
+            sa.event.remove(engine, "after_cursor_execute", after_execute)
+    after = _row_counts(db)
+    return Shape(
+        statements=statements,
+        rows_added={name: after[name] - before[name] for name in after
+                    if after[name] != before[name]},
+        mail=[(q.message["From"], q.message["Subject"],
+               _TOKEN.sub("/portal/sign-in/TOKEN", q.message.get_content())) for q in queued],
+        delivered=[q.deliver for q in queued],
+    )
+
+
+@pytest.fixture
+def known(db):
+    customer = create_customer({"email": "ada@example.org", "name": "Ada Lovelace"},
+                               actor=TEST_ACTOR)
+    db.session.commit()
+    return customer
+
+
+@pytest.fixture
+def erased_address(db):
+    customer = create_customer({"email": "gone@example.org", "name": "Gone"}, actor=TEST_ACTOR)
+    db.session.commit()
+    erase_customer(customer, actor=TEST_ACTOR)
+    db.session.commit()
+    return "gone@example.org"
+
+
+def test_a_customer_and_an_unknown_address_run_the_same_statements(db, known):
+    customer = ask(db, "ada@example.org")
+    stranger = ask(db, "nobody@example.org")
+
+    assert stranger.statements == customer.statements
+    # The shape is not empty: a lookup, a key lookup, the purge, the token row.
+    verbs = [text.split(" ", 1)[0] for text, _ in customer.statements]
+    assert verbs.count("SELECT") >= 2 and "DELETE" in verbs and "INSERT" in verbs
+
+
+def test_a_customer_and_an_unknown_address_write_the_same_rows(db, known):
+    customer = ask(db, "ada@example.org")
+    stranger = ask(db, "nobody@example.org")
+
+    assert stranger.rows_added == customer.rows_added == {"portal_sign_in_tokens": 1}
+
+
+def test_a_customer_and_an_unknown_address_queue_the_same_mail(db, known):
+    customer = ask(db, "ada@example.org")
+    stranger = ask(db, "nobody@example.org")
+
+    assert len(customer.mail) == 1 and stranger.mail == customer.mail
+    # ... and only the customer's is delivered: the courier drops the other.
+    assert customer.delivered == [True] and stranger.delivered == [False]
+
+
+def test_an_erased_customers_address_gets_the_same_shape_as_an_unknown_one(db, known,
+                                                                          erased_address):
+    customer = ask(db, "ada@example.org")
+    erased = ask(db, erased_address)
+
+    assert (erased.statements, erased.rows_added, erased.mail) == (
+        customer.statements, customer.rows_added, customer.mail)
+    assert erased.delivered == [False]
+
+
+def test_the_capture_sees_a_missing_key_lookup(db, known, monkeypatch):
+    # The comparison can fail: without the data-key lookup an unknown address
+    # makes for nobody, one SELECT fewer tells it apart from a customer's.
+    customer = ask(db, "ada@example.org")
+    monkeypatch.setattr(signin, "_look_up_no_key", lambda email: email)
+
+    skipped = ask(db, "nobody@example.org")
+
+    assert len(skipped.statements) == len(customer.statements) - 1
+
+
+def test_an_unknown_address_gets_a_decoy_token_that_signs_nobody_in(db, known, monkeypatch):
+    issued = []
+    real_issue = signin.issue_token
+    monkeypatch.setattr(signin, "issue_token", lambda *a, **k: issued.append(real_issue(*a, **k))
+                        or issued[-1])
+    with unit_of_work():
+        assert signin.request_sign_in_link("nobody@example.org") is None
+
+    decoy = db.session.scalar(sa.select(PortalSignInToken))
+    assert decoy.customer_id is None and decoy.token_hash == issued[0].digest
+    with pytest.raises(signin.SignInLinkInvalid):
+        signin.check_sign_in_link(issued[0].token)
+    with pytest.raises(signin.SignInLinkInvalid), unit_of_work():
+        signin.redeem_sign_in_link(issued[0].token)
+
+
+def test_decoys_and_spent_tokens_are_purged_by_later_requests(db, known):
+    with unit_of_work():
+        signin.request_sign_in_link("nobody@example.org")
+        signin.request_sign_in_link("ada@example.org")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PortalSignInToken)) == 2
+
+    later = signin.LINK_LIFETIME + signin.KEEP_SPENT_TOKENS + dt.timedelta(minutes=1)
+    with time_machine.travel(later), unit_of_work():
+        signin.request_sign_in_link("someone-else@example.org")
+
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(PortalSignInToken)) == 1
+
+
+# ------------------------------------------------------------ a real SMTP server
+
+
+class Inbox(Message):
+    """Keeps the messages, and every sender and recipient the server was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+        self.senders = []
+        self.recipients = []
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.senders.append(address)
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        self.recipients.append(address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def handle_message(self, message):
+        self.messages.append(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_app(tmp_path):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    app = create_app(base_config(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path),
+                                 CONSENTMGR_SMTP_HOST="127.0.0.1",
+                                 CONSENTMGR_SMTP_PORT=str(controller.port)))
+    with app.app_context():
+        upgrade()
+    yield app, inbox
+    controller.stop()
+    with app.app_context():
+        _db.engine.dispose()
+
+
+def test_only_the_customer_gets_mail_through_a_real_server(smtp_app):
+    app, inbox = smtp_app
+    with app.app_context():
+        with unit_of_work():
+            create_customer({"email": "ada@example.org", "name": "Ada"}, actor=TEST_ACTOR)
+        for email in ("nobody@example.org", "ada@example.org", "else@example.org"):
+            with unit_of_work():
+                signin.request_sign_in_link(email)
+        assert wait_for_mail(10)  # the courier handled all three
+
+    assert [m["To"] for m in inbox.messages] == ["ada@example.org"]
+    assert inbox.recipients == ["ada@example.org"]  # no other address was even named
+    # ... but the courier held the same conversation up to it three times.
+    assert len(inbox.senders) == 3

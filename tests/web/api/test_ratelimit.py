@@ -1,0 +1,84 @@
+"""The API rate limit counts per verified client; anything unverified counts per address."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pytest
+
+from consentmgr.apiclients.auth import KEY_MARKER
+from tests.web.api.conftest import assert_problem
+
+LIMIT = 3
+
+
+@pytest.fixture
+def limited(app, monkeypatch):
+    """The shared app with ``LIMIT`` calls a minute, and a fresh address for this test."""
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", f"{LIMIT} per minute")
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    return {"REMOTE_ADDR": address}
+
+
+def _random_bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEY_MARKER}{secrets.token_urlsafe(32)}"}
+
+
+def test_random_bearer_strings_count_against_the_address(client, limited):
+    statuses = [client.get("/api/v1/ping", headers=_random_bearer(),
+                           environ_base=limited).status_code for _ in range(LIMIT + 2)]
+    assert statuses == [200] * LIMIT + [429, 429]
+
+
+def test_random_bearer_strings_on_a_protected_operation_are_limited_too(client, limited):
+    path = f"/api/v1/customers/{uuid.uuid4()}/consents/marketing-email"
+    statuses = [client.get(path, headers=_random_bearer(), environ_base=limited).status_code
+                for _ in range(LIMIT + 1)]
+    assert statuses == [401] * LIMIT + [429]
+    assert_problem(client.get(path, headers=_random_bearer(), environ_base=limited), 429)
+
+
+def test_malformed_and_missing_credentials_share_the_address_window(client, limited):
+    headers = [{}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer not-a-key"}]
+    statuses = [client.get("/api/v1/ping", headers=h, environ_base=limited).status_code
+                for h in headers]
+    assert statuses == [200] * LIMIT
+    assert client.get("/api/v1/ping", environ_base=limited).status_code == 429
+
+
+def test_a_valid_key_is_limited_per_key(client, limited, create_api_client):
+    _, key = create_api_client()
+    bearer = {"Authorization": f"Bearer {key}"}
+    statuses = [client.get("/api/v1/ping", headers=bearer, environ_base=limited).status_code
+                for _ in range(LIMIT + 1)]
+    assert statuses == [200] * LIMIT + [429]
+
+
+def test_two_valid_keys_from_one_address_have_separate_windows(client, limited, create_api_client):
+    first = {"Authorization": f"Bearer {create_api_client(name='shop')[1]}"}
+    second = {"Authorization": f"Bearer {create_api_client(name='crm')[1]}"}
+    for _ in range(LIMIT):
+        assert client.get("/api/v1/ping", headers=first, environ_base=limited).status_code == 200
+    assert client.get("/api/v1/ping", headers=first, environ_base=limited).status_code == 429
+    assert client.get("/api/v1/ping", headers=second, environ_base=limited).status_code == 200
+    # ... and neither used the address's own window.
+    assert client.get("/api/v1/ping", environ_base=limited).status_code == 200
+
+
+def test_a_valid_key_is_not_limited_by_random_tokens_from_its_address(client, limited,
+                                                                      create_api_client):
+    bearer = {"Authorization": f"Bearer {create_api_client()[1]}"}
+    for _ in range(LIMIT + 1):
+        client.get("/api/v1/ping", headers=_random_bearer(), environ_base=limited)
+    assert client.get("/api/v1/ping", headers=bearer, environ_base=limited).status_code == 200
+
+
+def test_every_api_429_carries_retry_after(client, limited, create_api_client):
+    bearer = {"Authorization": f"Bearer {create_api_client()[1]}"}
+    for headers in (bearer, _random_bearer()):
+        for _ in range(LIMIT):
+            client.get("/api/v1/ping", headers=headers, environ_base=limited)
+        response = client.get("/api/v1/ping", headers=headers, environ_base=limited)
+        assert_problem(response, 429, "rate-limited")
+        assert 1 <= int(response.headers["Retry-After"]) <= 61
