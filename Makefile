@@ -51,6 +51,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/field_encryption.py
 	$(BIN)/python benchmarks/export.py
+	$(BIN)/python benchmarks/sign_in_timing.py
 
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
 	--no-emit-index-url --no-emit-find-links

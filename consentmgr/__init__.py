@@ -23,7 +23,6 @@ from consentmgr.web.errors import register_error_pages
 from consentmgr.web.headers import init_headers
 from consentmgr.web.health import init_health
 from consentmgr.web.limits import init_limits
-from consentmgr.web.outage import init_outage
 from consentmgr.web.links import web_links
 from consentmgr.web.portal import bp as portal_bp
 from consentmgr.web.portal import wellknown_bp
@@ -64,10 +63,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     for blueprint in (public_bp, portal_bp, wellknown_bp, staff_bp):
         app.register_blueprint(blueprint)
-    install_server_sessions(app)  # before init_api, which keeps /api/v1 without a session
+    install_server_sessions(app)
     init_api(app)
     init_health(app)
-    init_outage(app)
     register_error_pages(app)
     # Services build links for mails and receipts from the routes just registered.
     runtime(app).links = web_links(app, settings.base_url)

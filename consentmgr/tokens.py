@@ -10,8 +10,15 @@ enough: there is nothing to guess and no dictionary to try.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
+
+
+# Tokens mailed in links: 192 random bits, short enough that the link fits on
+# one line of a plain-text mail (no quoted-printable breaks in the console).
+LINK_TOKEN_BYTES = 24
+_LINK_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
 @dataclass(frozen=True)
@@ -31,3 +38,13 @@ def issue_token(nbytes: int = 32, *, prefix: str = "") -> IssuedToken:
     """A URL-safe random token of ``nbytes`` random bytes (after ``prefix``) and its digest."""
     token = prefix + secrets.token_urlsafe(nbytes)
     return IssuedToken(token=token, digest=token_digest(token))
+
+
+def issue_link_token() -> IssuedToken:
+    """A token for a mailed link (sign-in, email confirmation)."""
+    return issue_token(LINK_TOKEN_BYTES)
+
+
+def is_link_token(token: object) -> bool:
+    """True when ``token`` could be one of our link tokens (checked before any lookup)."""
+    return isinstance(token, str) and _LINK_TOKEN_SHAPE.match(token) is not None

@@ -23,7 +23,7 @@ from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.extensions import db as _db
 
-pytest_plugins = ["tests.fixtures.staff"]
+pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp"]
 
 PG_URL = os.environ.get("CONSENTMGR_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])

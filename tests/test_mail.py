@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 
 from consentmgr import create_app
 from consentmgr.mail import MailError, send_mail
 from consentmgr.runtime import runtime
 from tests.conftest import base_config
-
-
-class Inbox(Message):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    yield controller, inbox
-    controller.stop()
+from tests.fixtures.smtp import Inbox, free_port
 
 
 def test_message_is_delivered_over_smtp(smtp_server, tmp_path):

@@ -20,7 +20,6 @@ through :func:`consentmgr.customers.services.rectify_customer`.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -48,7 +47,7 @@ from consentmgr.extensions import db
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
-from consentmgr.tokens import issue_token, token_digest
+from consentmgr.tokens import is_link_token, issue_link_token, token_digest
 
 __all__ = [
     "EMAIL_CHANGE_LIFETIME", "EmailChangeAddressTaken", "EmailChangeLink", "EmailChangeLinkExpired",
@@ -60,8 +59,6 @@ EMAIL_CHANGE_LIFETIME = dt.timedelta(hours=24)
 # Used and expired links are kept a while, so a late click gets "already
 # used" or "expired" rather than "not valid"; then they go.
 KEEP_SPENT_CHANGES = dt.timedelta(days=1)
-_TOKEN_BYTES = 24  # 192 random bits, as for sign-in links
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 _HOURS = int(EMAIL_CHANGE_LIFETIME.total_seconds() // 3600)
 
 
@@ -196,7 +193,7 @@ def request_email_change(
 
 
 def _mail_link(customer: Customer, address: str, moment: dt.datetime) -> EmailChangeLink:
-    issued = issue_token(_TOKEN_BYTES)
+    issued = issue_link_token()
     expires = moment + EMAIL_CHANGE_LIFETIME
     change = PortalEmailChange(id=uuid.uuid4(), customer_id=customer.id, token_hash=issued.digest,
                                created_at=moment, expires_at=expires)
@@ -250,7 +247,7 @@ def _mail_change_requested(current: str | None) -> None:
 
 
 def _find_usable(token: str, moment: dt.datetime) -> PortalEmailChange:
-    if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+    if not is_link_token(token):
         raise EmailChangeLinkInvalid()
     row = db.session.scalar(
         sa.select(PortalEmailChange).where(PortalEmailChange.token_hash == token_digest(token)))

@@ -10,7 +10,6 @@ the work done are the same either way (see :func:`request_sign_in_link`).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -28,7 +27,7 @@ from consentmgr.keys.services import key_cache
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
-from consentmgr.tokens import issue_token, token_digest
+from consentmgr.tokens import is_link_token, issue_link_token, token_digest
 
 __all__ = [
     "KEEP_SPENT_TOKENS", "LINK_LIFETIME", "PortalSignInToken", "SignInLink", "SignInLinkExpired",
@@ -40,10 +39,6 @@ LINK_LIFETIME = dt.timedelta(minutes=15)
 # Spent and expired tokens are kept a while so a late click still gets
 # "already used" or "expired" rather than "not valid"; then they go.
 KEEP_SPENT_TOKENS = dt.timedelta(days=1)
-# 192 random bits: far beyond guessing, and short enough that the link fits
-# on one line of a plain-text mail (no quoted-printable breaks in the console).
-_TOKEN_BYTES = 24
-_TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
 # ------------------------------------------------------------------ errors
@@ -161,7 +156,7 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
         sa.delete(PortalSignInToken)
         .where(PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS)
         .execution_options(synchronize_session=False))
-    issued = issue_token(_TOKEN_BYTES)
+    issued = issue_link_token()
     expires = moment + LINK_LIFETIME
     db.session.add(PortalSignInToken(id=uuid.uuid4(),
                                      customer_id=customer.id if customer else None,
@@ -197,7 +192,7 @@ def _look_up_no_key(email: str) -> str:
 
 
 def _find_usable(token: str, moment: dt.datetime) -> PortalSignInToken:
-    if not isinstance(token, str) or not _TOKEN_SHAPE.match(token):
+    if not is_link_token(token):
         raise SignInLinkInvalid()
     row = db.session.scalar(
         sa.select(PortalSignInToken).where(PortalSignInToken.token_hash == token_digest(token)))

@@ -55,10 +55,15 @@ SECURITY_HEADERS = {
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
+_BY_LOWER_NAME = [(name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()]
+
+
 def add_security_headers(response: Response) -> Response:
     """``after_request``: the headers every response carries; a view's own value wins."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # One pass over what the response has, rather than a search per header
+    # (``setdefault``): this runs on every consent check.
+    present = {name.lower() for name, _value in response.headers}
+    response.headers.extend([item for lower, item in _BY_LOWER_NAME if lower not in present])
     # RFC 6797 §7.2: HSTS is sent over secure transport only.
     if request.is_secure and runtime().settings.production:
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)

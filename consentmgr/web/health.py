@@ -21,8 +21,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, Request, Response, current_app, jsonify
-from flask.sessions import NullSession, SessionInterface
+from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from consentmgr.crypto import CryptoError
 from consentmgr.extensions import KEYS_BIND, csrf, db, limiter
@@ -125,32 +124,8 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-class ProbesWithoutSession(SessionInterface):
-    """No session for the probes: sessions live in the database, and a probe
-    that sends a cookie must neither wait for it nor fail with it (liveness
-    asks nothing of the database); it never gets a cookie either."""
-
-    def __init__(self, wrapped: SessionInterface) -> None:
-        self.wrapped = wrapped
-
-    def open_session(self, app: Flask, request: Request) -> object:
-        if request.path in PROBE_PATHS:
-            return self.make_null_session(app)
-        return self.wrapped.open_session(app, request)
-
-    def save_session(self, app: Flask, session: object, response: Response) -> None:
-        if isinstance(session, NullSession):
-            return None
-        return self.wrapped.save_session(app, session, response)
-
-    def is_null_session(self, obj: object) -> bool:
-        return self.wrapped.is_null_session(obj)
-
-
 def init_health(app: Flask) -> None:
     """Register the two endpoints, outside rate limits, CSRF and sessions (after ``init_api``)."""
     limiter.exempt(bp)
     csrf.exempt(bp)
-    if not isinstance(app.session_interface, ProbesWithoutSession):
-        app.session_interface = ProbesWithoutSession(app.session_interface)
     app.register_blueprint(bp)

@@ -3,8 +3,8 @@
 The error handlers of each audience ask :func:`is_database_outage` first:
 the API answers an ``unavailable`` problem, the pages a short 503 page.
 Nothing is half-written: the unit of work around the failed statement
-rolls back (and the session, kept in the database too, is not saved). The app heals by itself when the database returns: the main
-pool pings a connection before lending it (``pool_pre_ping``), and the
+rolls back (and the session, kept in the database too, is not saved).
+The app heals by itself when the database returns: the main pool pings a connection before lending it (``pool_pre_ping``), and the
 consent check's own pool (``consentmgr/prepared.py``) retries once on a
 fresh connection.
 
@@ -19,8 +19,7 @@ import sqlite3
 
 import psycopg
 import sqlalchemy as sa
-from flask import Flask, Request, Response, current_app, g, request
-from flask.sessions import SessionInterface
+from flask import current_app, g, request
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +52,13 @@ def retry_after() -> str:
 
 
 def mark_unavailable() -> None:
-    """Note that this request met an outage: its session is not saved (see :class:`SessionsKeptInOutage`)."""
+    """Note that this request met an outage: its session is not saved (see :func:`met_outage`)."""
     g.database_unavailable = True
+
+
+def met_outage() -> bool:
+    """True when this request met an outage: the session store leaves its session alone."""
+    return bool(g.get("database_unavailable"))
 
 
 def log_outage(exc: BaseException) -> None:
@@ -63,31 +67,3 @@ def log_outage(exc: BaseException) -> None:
     route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
     log.warning("database unavailable (%s) during %s %s", type(cause).__name__, request.method,
                 route)
-
-
-class SessionsKeptInOutage(SessionInterface):
-    """Leaves the session alone on a request that met an outage.
-
-    Sessions are kept in the database: saving one now would fail again
-    while the 503 goes out, and log a second error for the same outage.
-    """
-
-    def __init__(self, wrapped: SessionInterface) -> None:
-        self.wrapped = wrapped
-
-    def open_session(self, app: Flask, request: Request) -> object:
-        return self.wrapped.open_session(app, request)
-
-    def save_session(self, app: Flask, session: object, response: Response) -> None:
-        if g.get("database_unavailable"):
-            return None
-        return self.wrapped.save_session(app, session, response)
-
-    def is_null_session(self, obj: object) -> bool:
-        return self.wrapped.is_null_session(obj)
-
-
-def init_outage(app: Flask) -> None:
-    """Install :class:`SessionsKeptInOutage` around the app's session interface."""
-    if not isinstance(app.session_interface, SessionsKeptInOutage):
-        app.session_interface = SessionsKeptInOutage(app.session_interface)

@@ -9,7 +9,8 @@ Two cookies, one per audience, so each can carry its own rules:
   ``/portal`` and ``/staff`` (the home page, policies, error pages) only
   show flashed messages: they use whichever of the two the browser sent
   (the portal's first).
-* ``/api/v1`` has no session at all (see ``StatelessApiSessions``).
+* ``/api/v1`` (bearer keys), the health probes and static files have no
+  session at all: no lookup, and never a cookie.
 
 Both are ``HttpOnly``; in production they are ``Secure`` and carry the
 ``__Host-`` prefix (Secure, ``Path=/``, no ``Domain``: no sibling host can
@@ -61,6 +62,8 @@ from consentmgr.sessions.services import (
 )
 from consentmgr.sql import as_uuid, utcnow
 from consentmgr.unit_of_work import unit_of_work
+from consentmgr.web.health import PROBE_PATHS
+from consentmgr.web.outage import met_outage
 
 COOKIE_NAMES = {SessionKind.PORTAL: "consentmgr", SessionKind.STAFF: "consentmgr-staff"}
 SECURE_PREFIX = "__Host-"
@@ -73,6 +76,8 @@ SUBJECT_KEYS = {SessionKind.PORTAL: "portal_customer", SessionKind.STAFF: "staff
 DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
 
 log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1/"
 _serializer = TaggedJSONSerializer()
 
 
@@ -142,8 +147,8 @@ class ServerSessionInterface(SessionInterface):
         return not isinstance(obj, ServerSession)
 
     def open_session(self, app: Flask, request: Request) -> Any:
-        if app.static_url_path and request.path.startswith(app.static_url_path + "/"):
-            return self.make_null_session(app)  # a stylesheet needs no database lookup
+        if _sessionless(app, request.path):
+            return self.make_null_session(app)
         production = runtime(app).settings.production
         kind = kind_for_path(request.path)
         token = request.cookies.get(cookie_name(kind, production=production))
@@ -168,7 +173,8 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(kind=kind, ended=found, had_cookie=True, browser=browser)
 
     def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        if not isinstance(session, ServerSession) or session.unavailable:
+        if not isinstance(session, ServerSession) or session.unavailable or met_outage():
+            # After an outage, saving would fail again while the 503 goes out.
             return
         production = runtime(app).settings.production
         name = cookie_name(session.kind, production=production)
@@ -210,6 +216,13 @@ class ServerSessionInterface(SessionInterface):
                                 samesite=SAME_SITE[session.kind])
 
 
+def _sessionless(app: Flask, path: str) -> bool:
+    # API clients authenticate with bearer keys; a probe must not depend on the
+    # session store (liveness asks nothing of the database); a stylesheet needs no lookup.
+    return (path.startswith(API_PREFIX) or path in PROBE_PATHS
+            or (bool(app.static_url_path) and path.startswith(app.static_url_path + "/")))
+
+
 def _owner(opened: Opened) -> uuid.UUID | None:
     return opened.staff_id if opened.kind == SessionKind.STAFF else opened.customer_id
 
@@ -226,5 +239,5 @@ def _store() -> Iterator[DbSession]:
 
 
 def install_server_sessions(app: Flask) -> None:
-    """Keep ``app``'s sessions on the server (``init_api`` then keeps /api/v1 without one)."""
+    """Keep ``app``'s sessions on the server."""
     app.session_interface = ServerSessionInterface()

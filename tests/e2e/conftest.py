@@ -5,7 +5,7 @@
   aiosmtpd fixture to read magic-link mail): request your fixture from it
   and add keys.
 * ``smtp_inbox`` — a real SMTP server (aiosmtpd) on a free loopback port;
-  the live app mails to it. ``smtp_inbox.messages_to(address)``.
+  the live app mails to it. ``smtp_inbox.to(address)``.
 * ``live_server`` — the app on ``http://127.0.0.1:<free port>``, on its own
   SQLite database, migrated, with the shipped privacy policy published and
   demo customers loaded (see :func:`seed_live_database`, the place to add
@@ -18,21 +18,18 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
 from flask import Flask
 from werkzeug.serving import make_server
 
 from consentmgr import create_app
 from tests.conftest import base_config
 from tests.e2e import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.smtp import Inbox, running_smtp
 
 DEMO_CUSTOMERS = 5
 
@@ -66,49 +63,11 @@ def live_server_config(tmp_path_factory, smtp_inbox) -> dict[str, Any]:
     )
 
 
-class SmtpInbox(Message):
-    """An aiosmtpd handler that keeps every message it receives, for tests to read."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.port = 0
-        self._messages: list[Any] = []
-        self._lock = threading.Lock()
-
-    def handle_message(self, message: Any) -> None:
-        with self._lock:
-            self._messages.append(message)
-
-    def messages_to(self, address: str) -> list[Any]:
-        """Messages received for ``address``, oldest first."""
-        with self._lock:
-            return [m for m in self._messages if m["To"] == address]
-
-    def wait_for(self, address: str, count: int, timeout: float = 10.0) -> list[Any]:
-        """Messages for ``address`` once there are ``count`` (mail leaves after the answer)."""
-        deadline = time.monotonic() + timeout
-        while len(messages := self.messages_to(address)) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return messages
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def smtp_inbox() -> Iterator[SmtpInbox]:
+def smtp_inbox() -> Iterator[Inbox]:
     """A real SMTP server (aiosmtpd) on a free loopback port, for the whole session."""
-    inbox = SmtpInbox()
-    inbox.port = _free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
-    controller.start()
-    try:
+    with running_smtp() as (_controller, inbox):
         yield inbox
-    finally:
-        controller.stop()
 
 
 def seed_live_database(app: Flask) -> None:

@@ -43,7 +43,7 @@ def mailed_link(smtp_inbox, email: str, before: int) -> str:
 
 def sign_in(page: Any, live_server, smtp_inbox, email: str, *, check: Callable[[], None]) -> str:
     """Sign in through the emailed link; ``check()`` runs on each page. Returns the link."""
-    before = len(smtp_inbox.messages_to(email))
+    before = len(smtp_inbox.to(email))
     page.goto(live_server.url_for("/portal/sign-in"))
     check()
     page.get_by_label("Email address").fill(email)

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-from aiosmtpd.controller import Controller
 
-from consentmgr import create_app
 from consentmgr.customers import services as customers
 from consentmgr.customers.signin import portal_actor
-from consentmgr.extensions import db as _db
 from consentmgr.mail import wait_for_mail
 from consentmgr.policies.services import publish_policies
 from consentmgr.requests import notices, services
 from consentmgr.unit_of_work import unit_of_work
-from tests.conftest import SHIPPED_POLICIES_DIR, TEST_ACTOR, base_config
+from tests.conftest import SHIPPED_POLICIES_DIR, TEST_ACTOR
 from tests.requests.conftest import DPO
-from tests.test_mail import Inbox, free_port
 
 UTC = dt.timezone.utc
 
@@ -76,25 +71,6 @@ def test_mails_carry_no_personal_data_but_the_address(db, create_customer, polic
     services.file_request(customer, "erasure", actor=portal_actor(customer), channel="portal")
     body = outbox[-1][2]
     assert "Zebedee" not in body and "1234567" not in body
-
-
-@pytest.fixture
-def smtp_app(tmp_path):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    app = create_app(base_config(f"sqlite:///{tmp_path / 'r.db'}", str(tmp_path),
-                                 CONSENTMGR_SMTP_HOST="127.0.0.1",
-                                 CONSENTMGR_SMTP_PORT=str(controller.port),
-                                 CONSENTMGR_SMTP_FROM="privacy@northwind.example"))
-    with app.app_context():
-        from flask_migrate import upgrade
-
-        upgrade()
-    yield app, inbox
-    controller.stop()
-    with app.app_context():
-        _db.engine.dispose()
 
 
 def test_the_erasure_mails_arrive_at_a_real_smtp_server(smtp_app):

@@ -19,7 +19,6 @@ import http
 from typing import Any
 
 from flask import Flask, current_app, g, request
-from flask.sessions import NullSession, SessionInterface
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -116,32 +115,6 @@ def _finish(response: Any) -> Any:
     return response
 
 
-class StatelessApiSessions(SessionInterface):
-    """No session under /api/v1: callers authenticate with bearer keys.
-
-    The API never reads or sets a session, so it skips the session store's
-    lookup (a database read when a browser sends a cookie) and can never set
-    a cookie by accident. Other paths use the wrapped interface (the
-    server-side sessions of :mod:`consentmgr.web.sessions`).
-    """
-
-    def __init__(self, wrapped: SessionInterface) -> None:
-        self.wrapped = wrapped
-
-    def open_session(self, app: Flask, request: Any) -> Any:
-        if request.path.startswith("/api/v1/"):
-            return self.make_null_session(app)
-        return self.wrapped.open_session(app, request)
-
-    def save_session(self, app: Flask, session: Any, response: Any) -> None:
-        if isinstance(session, NullSession):
-            return None
-        return self.wrapped.save_session(app, session, response)
-
-    def is_null_session(self, obj: object) -> bool:
-        return self.wrapped.is_null_session(obj)
-
-
 def init_api(app: Flask) -> ConsentApi:
     """Register the API, its OpenAPI document and its page on ``app``."""
 
@@ -162,8 +135,6 @@ def init_api(app: Flask) -> ConsentApi:
         csrf.exempt(blp)  # bearer keys, no cookies: nothing to forge
         blp._consentmgr_ready = True
 
-    if not isinstance(app.session_interface, StatelessApiSessions):
-        app.session_interface = StatelessApiSessions(app.session_interface)
     api = ConsentApi(app)
     api.spec.components.security_scheme(
         SECURITY_SCHEME, {"type": "http", "scheme": "bearer",

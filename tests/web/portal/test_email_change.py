@@ -9,26 +9,20 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-import socket
 
 import pytest
 import sqlalchemy as sa
 import time_machine
-from aiosmtpd.controller import Controller
-from aiosmtpd.handlers import Message
-from flask_migrate import upgrade
 
-from consentmgr import create_app
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from consentmgr.customers import email_change, signin
 from consentmgr.customers import services as customers
 from consentmgr.customers.models import Customer, PortalEmailChange, PortalSignInToken
-from consentmgr.extensions import db as _db
 from consentmgr.extensions import limiter
 from consentmgr.mail import wait_for_mail
 from consentmgr.unit_of_work import unit_of_work
-from tests.conftest import TEST_ACTOR, RequestPerContextClient, base_config
+from tests.conftest import TEST_ACTOR, RequestPerContextClient
 from tests.web.portal.conftest import csrf_from, post_form
 
 DETAILS = "/portal/details"
@@ -359,41 +353,6 @@ def test_the_rate_limit_store_never_holds_the_customer_id(client, signed_in, out
 
 
 # ------------------------------------------------------------ a real SMTP server
-
-
-class Inbox(Message):
-    def __init__(self):
-        super().__init__()
-        self.messages = []
-
-    def handle_message(self, message):
-        self.messages.append(message)
-
-    def to(self, address: str):
-        return [m for m in self.messages if m["To"] == address]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_app(tmp_path):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    app = create_app(base_config(f"sqlite:///{tmp_path / 'e.db'}", str(tmp_path),
-                                 CONSENTMGR_SMTP_HOST="127.0.0.1",
-                                 CONSENTMGR_SMTP_PORT=str(controller.port)))
-    app.test_client_class = RequestPerContextClient
-    with app.app_context():
-        upgrade()
-    yield app, inbox
-    controller.stop()
-    with app.app_context():
-        _db.engine.dispose()
 
 
 def _newest_path(app, inbox, address: str, pattern: re.Pattern, subject: str) -> str | None:
