@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.extensions import db as _db
+from consentmgr.web.request_log import access_log
 
 pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp"]
 
@@ -78,6 +79,14 @@ def base_config(database_url: str, instance_path: str, **extra: Any) -> dict[str
         "TESTING": True,
         **extra,
     }
+
+
+@pytest.fixture(autouse=True)
+def _access_lines_stay_with_their_test() -> Iterator[None]:
+    """Write the access log's batched lines at the end of each test, into its captured output."""
+    yield
+    for handler in access_log.handlers:
+        handler.flush()
 
 
 @pytest.fixture(scope="session", params=DATABASES)

@@ -13,7 +13,7 @@ _BROWSERS = (
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
     ("Opera", re.compile(r"\b(OPR|Opera)/")),
     ("Firefox", re.compile(r"\b(Firefox|FxiOS)/")),
-    ("Chrome", re.compile(r"\b(Chrome|Chromium|CriOS)/")),
+    ("Chrome", re.compile(r"\b(HeadlessChrome|Chrome|Chromium|CriOS)/")),
     ("Safari", re.compile(r"\bSafari/")),
 )
 _SYSTEMS = (

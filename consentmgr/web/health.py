@@ -95,7 +95,8 @@ def _migrated(bind: str | None) -> str:
     with engine.connect() as connection:
         if not sa.inspect(connection).has_table(table):
             return "not migrated"
-        versions = set(connection.execute(sa.text(f"SELECT version_num FROM {table}")).scalars())
+        version_table = sa.table(table, sa.column("version_num"))
+        versions = set(connection.execute(sa.select(version_table.c.version_num)).scalars())
     directory = current_app.extensions["migrate"].directory
     if versions == _heads(directory):
         return OK

@@ -18,6 +18,9 @@ AGENTS = {
     "Gecko) Version/18.1 Mobile/15E148 Safari/604.1": "Safari on iOS",
     "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Mobile Safari/537.36": "Chrome on Android",
+    # Headless Chromium (automation, the browser tests) is Chrome, not Safari.
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/156.0.0.0 Safari/537.36": "Chrome on Linux",
 }
 
 

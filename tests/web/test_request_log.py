@@ -16,7 +16,11 @@ from flask import g
 from werkzeug.serving import make_server
 
 from consentmgr.apiclients.services import SCOPES, create_client
-from consentmgr.web.request_log import ACCESS_LOGGER, WithoutWerkzeugRequestLines
+from consentmgr.web.request_log import (
+    ACCESS_LOGGER,
+    BatchedStandardError,
+    WithoutWerkzeugRequestLines,
+)
 from tests.conftest import TEST_ACTOR
 from tests.fixtures.staff import csrf_token, sign_in_as
 from tests.web.portal.conftest import csrf_from, mail_link, post_form
@@ -245,3 +249,27 @@ def test_the_dev_server_filter_keeps_its_other_messages():
     assert not only.filter(request_line)
     assert only.filter(refused) and "a@b.org" not in refused.getMessage()
     assert "127.0.0.1" not in refused.getMessage()
+
+
+# ------------------------------------------------------------------ the batched writer
+
+
+def test_the_default_handler_writes_lines_in_batches_in_order(capsys):
+    handler = BatchedStandardError()
+    handler.FLUSH_SECONDS = 3600  # the background flush stays out of this test
+    for number in range(3):
+        handler.enqueue(f'{{"n":{number}}}')
+    assert capsys.readouterr().err == ""  # queued, not yet written
+
+    handler.flush()
+
+    assert capsys.readouterr().err == '{"n":0}\n{"n":1}\n{"n":2}\n'
+
+
+def test_a_full_batch_is_written_at_once(capsys):
+    handler = BatchedStandardError()
+    handler.FLUSH_SECONDS = 3600
+    for number in range(handler.BATCH_LINES):
+        handler.enqueue(str(number))
+
+    assert capsys.readouterr().err.splitlines() == [str(n) for n in range(handler.BATCH_LINES)]
