@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.extensions import db as _db
-from consentmgr.web.request_log import access_log
+from consentmgr.web.request_log import BatchedStandardError, access_log
 
 pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp"]
 
@@ -79,6 +79,11 @@ def base_config(database_url: str, instance_path: str, **extra: Any) -> dict[str
         "TESTING": True,
         **extra,
     }
+
+
+# No background flush while tests run: it could write between two tests,
+# outside any test's captured output; each test flushes its own lines.
+BatchedStandardError.FLUSH_SECONDS = 24 * 3600
 
 
 @pytest.fixture(autouse=True)
