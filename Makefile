@@ -41,8 +41,9 @@ run: db
 	@echo "      dpo    dpo@northwind.example    password: demo-dpo-password"
 	@echo "      admin  admin@northwind.example  password: demo-admin-password"
 	@echo "      6-digit code: $(FLASK) staff totp-code --email agent@northwind.example"
+	@echo "    background worker: started beside the web server (flask worker); Ctrl-C stops both"
 	@echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	$(FLASK) serve --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev
 	$(BIN)/bandit --quiet --recursive consentmgr --severity-level medium
@@ -52,6 +53,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/field_encryption.py
 	$(BIN)/python benchmarks/export.py
 	$(BIN)/python benchmarks/sign_in_timing.py
+	$(BIN)/python benchmarks/write_cost.py
 
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --all-build-deps \
 	--no-emit-index-url --no-emit-find-links

@@ -350,6 +350,10 @@ TUNABLES = {
     "TRUSTED_PROXIES": _hop_count,
     "FORM_MAX_CONTENT_LENGTH": _whole_number,
     "UNAVAILABLE_RETRY_AFTER": _whole_number,
+    # The background worker (consentmgr/cli/worker.py, consentmgr/jobs/runner.py).
+    "WORKER_POLL_SECONDS": _seconds,
+    "JOBS_LEASE_SECONDS": _whole_number,
+    "JOBS_RETRY_SECONDS": _whole_number,
 }
 
 

@@ -23,6 +23,8 @@ ALLOWED = {
     "apiclients": {"crypto", "keys", "audit", "customers", "consent"},
     "requests": {"crypto", "keys", "audit", "customers", "consent", "policies", "staff", "apiclients"},
     "sessions": {"audit", "customers", "staff"},
+    # The queue knows no other area, so any area may enqueue; handlers are wired by the worker (cli/).
+    "jobs": set(),
 }
 AUDIENCES = {"web", "cli"}
 

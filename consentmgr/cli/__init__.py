@@ -11,8 +11,10 @@ from consentmgr.cli.demo import demo
 from consentmgr.cli.keys import keys
 from consentmgr.cli.policies import policies
 from consentmgr.cli.requests import requests
+from consentmgr.cli.serve import serve
 from consentmgr.cli.sessions import sessions
 from consentmgr.cli.staff import staff
+from consentmgr.cli.worker import worker
 
 
 def register_commands(app: Flask) -> None:
@@ -24,5 +26,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(policies)
     app.cli.add_command(api_clients)
     app.cli.add_command(requests)
+    app.cli.add_command(serve)
     app.cli.add_command(sessions)
     app.cli.add_command(staff)
+    app.cli.add_command(worker)

@@ -32,7 +32,8 @@ from consentmgr.tokens import is_link_token, issue_link_token, token_digest
 __all__ = [
     "KEEP_SPENT_TOKENS", "LINK_LIFETIME", "PortalSignInToken", "SignInLink", "SignInLinkExpired",
     "SignInLinkInvalid", "SignInLinkProblem", "SignInLinkUsed", "check_sign_in_link",
-    "portal_actor", "rate_limit_key", "redeem_sign_in_link", "request_sign_in_link",
+    "portal_actor", "purge_spent_tokens", "rate_limit_key", "redeem_sign_in_link",
+    "request_sign_in_link",
 ]
 
 LINK_LIFETIME = dt.timedelta(minutes=15)
@@ -127,6 +128,15 @@ class SignInLink:
     expires_at: dt.datetime
 
 
+def purge_spent_tokens(*, now: dt.datetime | None = None) -> int:
+    """Delete sign-in tokens (and decoys) expired longer than :data:`KEEP_SPENT_TOKENS`; how many."""
+    result = db.session.execute(
+        sa.delete(PortalSignInToken)
+        .where(PortalSignInToken.expires_at < _now(now) - KEEP_SPENT_TOKENS)
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)
+
+
 def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignInLink | None:
     """Mail a single-use sign-in link if ``email`` belongs to a customer who can sign in.
 
@@ -152,10 +162,7 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
     moment = _now(now)
     # Everyone's expired tokens (and decoys), not only this customer's: the
     # statement must not depend on whether the address is known.
-    db.session.execute(
-        sa.delete(PortalSignInToken)
-        .where(PortalSignInToken.expires_at < moment - KEEP_SPENT_TOKENS)
-        .execution_options(synchronize_session=False))
+    purge_spent_tokens(now=moment)
     issued = issue_link_token()
     expires = moment + LINK_LIFETIME
     db.session.add(PortalSignInToken(id=uuid.uuid4(),

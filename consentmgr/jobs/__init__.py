@@ -1,0 +1,1 @@
+"""Background jobs held in the database, shared by any number of ``flask worker`` processes."""
