@@ -32,7 +32,6 @@ dropped and recreated. Only loopback addresses are contacted.
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import re
 import shutil
@@ -48,6 +47,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from setup_common import bench_environment, reset_postgres  # noqa: E402
 
 PURPOSE = "marketing-email"
 ALL_REQUESTS = "100000000 per minute"  # the limiter stays on, but never trips
@@ -71,40 +72,6 @@ class WrkResult:
     p99_ms: float
     requests: int
     errors: int
-
-
-def _environment(database_url: str, instance: Path) -> dict[str, str]:
-    def b64() -> str:
-        return base64.b64encode(os.urandom(32)).decode()
-
-    return {
-        "CONSENTMGR_DATABASE_URL": database_url,
-        "CONSENTMGR_MASTER_KEYS": f"bench1:{b64()}",
-        "CONSENTMGR_BLIND_INDEX_KEYS": f"benchidx1:{b64()}",
-        "CONSENTMGR_SECRET_KEY": b64() + b64(),
-        "CONSENTMGR_AUDIT_SIGNING_KEY": b64(),
-        "CONSENTMGR_RECEIPT_SIGNING_KEY": b64(),
-        "CONSENTMGR_INSTANCE_PATH": str(instance),
-    }
-
-
-def _reset_postgres(url: str) -> None:
-    """An empty public schema in the database ``url`` names (created if missing)."""
-    import sqlalchemy as sa
-
-    target = sa.engine.make_url(url)
-    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                              {"name": target.database}).first()
-        if exists is None:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    server.dispose()
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(env: dict[str, str], customers: int) -> tuple[str, list[str]]:
@@ -240,7 +207,7 @@ def benchmark(name: str, database_url: str, args: argparse.Namespace) -> list[di
     """Seed, serve, measure one database ``args.runs`` times (a and b alternating)."""
     print(f"\n== {name} ==", flush=True)
     instance = Path(tempfile.mkdtemp(prefix="consentmgr-bench-"))
-    env = _environment(database_url, instance)
+    env = bench_environment(database_url, instance)
     runs = []
     try:
         key, ids = seed(env, args.customers)
@@ -319,7 +286,7 @@ def main() -> None:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
     if args.pg_url:
-        _reset_postgres(args.pg_url)
+        reset_postgres(args.pg_url)
         results["PostgreSQL"] = benchmark("PostgreSQL", args.pg_url, args)
     print("\n| database | (a) ping req/s | p50 ms | p99 ms | (b) check req/s | p50 ms | p99 ms "
           "| b/a | CPU steal |")

@@ -24,7 +24,6 @@ Target (issue #11): the export of a customer with 10,000 history entries in <= 2
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import gc
 import os
@@ -35,7 +34,7 @@ import time
 import tracemalloc
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
@@ -55,6 +54,7 @@ from consentmgr.policies.services import publish_policies  # noqa: E402
 from consentmgr.requests import export  # noqa: E402
 from consentmgr.requests.models import DataSubjectRequest  # noqa: E402
 from consentmgr.runtime import runtime  # noqa: E402
+from setup_common import bench_environment, reset_postgres  # noqa: E402
 
 TARGET_SECONDS = 2.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,30 +62,6 @@ ACTOR = Actor("system", "bench")
 KINDS = ("purchase", "return", "support-contact", "visit", "delivery")
 CATEGORIES = ("order-history", "order-history", "support-history", "browsing-activity",
               "order-history")
-
-
-def _b64() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
-
-
-def _config(database_url: str, instance: str) -> dict[str, Any]:
-    return {
-        "CONSENTMGR_DATABASE_URL": database_url,
-        "CONSENTMGR_MASTER_KEYS": f"bench1:{_b64()}",
-        "CONSENTMGR_BLIND_INDEX_KEYS": f"benchidx1:{_b64()}",
-        "CONSENTMGR_SECRET_KEY": _b64() + _b64(),
-        "CONSENTMGR_AUDIT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_RECEIPT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_INSTANCE_PATH": instance,
-    }
-
-
-def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(count: int) -> uuid.UUID:
@@ -199,7 +175,7 @@ def traced_peak(customer_id: uuid.UUID) -> int:
 def benchmark(name: str, database_url: str, args: argparse.Namespace) -> None:
     """Seed a fresh database, then time and trace the export (each design asked for)."""
     with tempfile.TemporaryDirectory() as instance:
-        app = create_app(_config(database_url, instance))
+        app = create_app(bench_environment(database_url, instance))
         with app.app_context():
             upgrade()
             started = time.perf_counter()
@@ -248,7 +224,7 @@ def main() -> None:
             benchmark("SQLite", f"sqlite:///{directory}/bench.db", args)
     if args.pg_url:
         url = args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        _reset_postgres(url)
+        reset_postgres(url)
         benchmark("PostgreSQL", url, args)
 
 

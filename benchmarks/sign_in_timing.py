@@ -34,7 +34,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import base64
 import http.client
 import os
 import random
@@ -51,44 +50,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from setup_common import bench_environment, reset_postgres  # noqa: E402
+
 NEVER = "100000000 per minute"  # the limiter stays on, but never trips
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def _b64() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _environment(database_url: str, instance: Path, smtp_port: int) -> dict[str, str]:
-    return {
-        "CONSENTMGR_DATABASE_URL": database_url,
-        "CONSENTMGR_MASTER_KEYS": f"bench1:{_b64()}",
-        "CONSENTMGR_BLIND_INDEX_KEYS": f"benchidx1:{_b64()}",
-        "CONSENTMGR_SECRET_KEY": _b64() + _b64(),
-        "CONSENTMGR_AUDIT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_RECEIPT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_INSTANCE_PATH": str(instance),
-        "CONSENTMGR_SMTP_HOST": "127.0.0.1",
-        "CONSENTMGR_SMTP_PORT": str(smtp_port),
-        "CONSENTMGR_PORTAL_SIGN_IN_LIMIT_PER_ADDRESS": NEVER,
-        "CONSENTMGR_PORTAL_SIGN_IN_LIMIT_PER_CLIENT": NEVER,
-    }
-
-
-def _reset_postgres(url: str) -> None:
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(env: dict[str, str], count: int) -> tuple[list[str], list[str]]:
@@ -227,7 +198,10 @@ def run(database_url: str, args: argparse.Namespace) -> None:
     sink = Controller(Sink(), hostname="127.0.0.1", port=_free_port())
     sink.start()
     with tempfile.TemporaryDirectory() as instance:
-        env = _environment(database_url, Path(instance), sink.port)
+        env = bench_environment(database_url, instance, CONSENTMGR_SMTP_HOST="127.0.0.1",
+                                CONSENTMGR_SMTP_PORT=str(sink.port),
+                                CONSENTMGR_PORTAL_SIGN_IN_LIMIT_PER_ADDRESS=NEVER,
+                                CONSENTMGR_PORTAL_SIGN_IN_LIMIT_PER_CLIENT=NEVER)
         known, unknown = seed(env, args.addresses)
         port = _free_port()
         server = start_gunicorn(env, port)
@@ -282,7 +256,7 @@ def main() -> None:
         run(f"sqlite:///{Path(scratch) / 'timing.db'}", args)
     if args.pg_url:
         print("\nPostgreSQL", flush=True)
-        _reset_postgres(args.pg_url)
+        reset_postgres(args.pg_url)
         run(args.pg_url, args)
 
 

@@ -41,7 +41,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import cProfile
 import gc
@@ -81,43 +80,10 @@ from consentmgr.policies.services import publish_policies  # noqa: E402
 from consentmgr.web.api import auth as api_auth  # noqa: E402
 from consentmgr.web.api import schemas as api_schemas  # noqa: E402
 from consentmgr.web.request_log import access_log  # noqa: E402
+from setup_common import bench_environment, reset_postgres  # noqa: E402
 
 ALL_REQUESTS = "100000000 per minute"  # the limiter stays on, but never trips
 WARM_UP = 50
-
-
-def _b64() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
-
-
-def _config(database_url: str, instance: str) -> dict[str, Any]:
-    return {
-        "CONSENTMGR_DATABASE_URL": database_url,
-        "CONSENTMGR_MASTER_KEYS": f"bench1:{_b64()}",
-        "CONSENTMGR_BLIND_INDEX_KEYS": f"benchidx1:{_b64()}",
-        "CONSENTMGR_SECRET_KEY": _b64() + _b64(),
-        "CONSENTMGR_AUDIT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_RECEIPT_SIGNING_KEY": _b64(),
-        "CONSENTMGR_INSTANCE_PATH": instance,
-        "API_RATE_LIMIT": ALL_REQUESTS,
-    }
-
-
-def _reset_postgres(url: str) -> None:
-    """An empty public schema in the database ``url`` names (created if missing)."""
-    target = sa.engine.make_url(url)
-    server = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with server.connect() as conn:
-        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                              {"name": target.database}).first()
-        if exists is None:
-            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
-    server.dispose()
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def seed(customers: int) -> tuple[str, list[tuple[str, str]]]:
@@ -535,7 +501,7 @@ def report_cprofile(load: Load, count: int, top: int) -> None:
 def benchmark(name: str, database_url: str, args: argparse.Namespace) -> None:
     """Seed a fresh database, then time, count and break down consent writes."""
     with tempfile.TemporaryDirectory() as instance, open(os.devnull, "w") as devnull:
-        app = create_app(_config(database_url, instance))
+        app = create_app(bench_environment(database_url, instance, API_RATE_LIMIT=ALL_REQUESTS))
         with app.app_context():
             started = time.perf_counter()
             key, pairs = seed(args.customers)
@@ -612,7 +578,7 @@ def main() -> None:
             benchmark("SQLite", f"sqlite:///{directory}/bench.db", args)
     if args.pg_url:
         url = args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        _reset_postgres(url)
+        reset_postgres(url)
         benchmark("PostgreSQL", url, args)
 
 
