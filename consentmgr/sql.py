@@ -98,3 +98,44 @@ def upsert(session: Session, table: sa.Table, values: Mapping[str, Any], *,
     else:
         statement = statement.on_conflict_do_nothing(index_elements=key)
     session.execute(statement)
+
+
+class PreparedUpsert:
+    """An :func:`upsert` of one table built once per dialect, its values as bind parameters.
+
+    :func:`upsert` builds a new statement (and its cache key) on every call;
+    this one is built the first time a dialect asks and reused, so
+    SQLAlchemy's compiled cache hits every time. It runs on the session's
+    connection (the caller's transaction) but, unlike :func:`upsert`, does
+    not autoflush: pending objects are written at the caller's next flush,
+    so flush first if the row refers to one (a foreign key).
+    """
+
+    def __init__(self, table: sa.Table, columns: Iterable[str], *, key: Iterable[str],
+                 update: Iterable[str] | None = None) -> None:
+        self.table = table
+        self.columns = list(columns)
+        self.key = list(key)
+        self.update = [c for c in self.columns if c not in self.key] if update is None else list(update)
+        self._statements: dict[str, sa.Insert] = {}
+
+    def _statement(self, dialect: str) -> sa.Insert:
+        statement = self._statements.get(dialect)
+        if statement is None:
+            insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+            if insert is None:
+                raise NotImplementedError(f"upserts are written for SQLite and PostgreSQL, not {dialect}")
+            statement = insert(self.table).values(
+                {name: sa.bindparam(name, type_=self.table.c[name].type) for name in self.columns})
+            if self.update:
+                statement = statement.on_conflict_do_update(
+                    index_elements=self.key, set_={c: statement.excluded[c] for c in self.update})
+            else:
+                statement = statement.on_conflict_do_nothing(index_elements=self.key)
+            self._statements[dialect] = statement
+        return statement
+
+    def __call__(self, session: Session, values: Mapping[str, Any]) -> None:
+        """Insert ``values`` (one value for every column named), or update the existing row."""
+        connection = session.connection(bind_arguments={"clause": self.table})
+        connection.execute(self._statement(connection.dialect.name), dict(values))

@@ -28,12 +28,12 @@ from consentmgr.consent.models import (
     ConsentStatus,
 )
 from consentmgr.customers.models import Customer, CustomerStatus
-from consentmgr.customers.services import CustomerErased
+from consentmgr.customers.services import CustomerErased, CustomerNotFound
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.services import PolicyNotFound, get_purpose
 from consentmgr.runtime import of_session
-from consentmgr.sql import as_uuid, upsert
+from consentmgr.sql import PreparedUpsert, as_uuid
 
 
 class ConsentNotApplicable(Conflict):
@@ -64,6 +64,32 @@ _ALLOWED_BASIS = {
     ConsentAction.REFUSED: ("consent",),
     ConsentAction.OBJECTED: ("legitimate-interest",),
 }
+
+
+@dataclass(frozen=True)
+class ChoiceSubject:
+    """What recording a choice needs of a customer: the id and the status, not the whole row."""
+
+    id: uuid.UUID
+    status: CustomerStatus
+
+
+# A Core statement on the table, built once: no ORM entity to load or track.
+_CUSTOMERS = Customer.__table__
+_STATUS_BY_ID = sa.select(_CUSTOMERS.c.status).where(_CUSTOMERS.c.id == sa.bindparam("customer_id"))
+
+
+def choice_subject(customer_id: uuid.UUID | str) -> ChoiceSubject:
+    """The customer a choice is recorded for, without loading their (encrypted) row.
+
+    Raises :class:`CustomerNotFound` for an unknown or malformed id. For
+    callers that have no :class:`Customer` loaded (the API's write).
+    """
+    key = as_uuid(customer_id)
+    status = None if key is None else db.session.scalar(_STATUS_BY_ID, {"customer_id": key})
+    if status is None:
+        raise CustomerNotFound()
+    return ChoiceSubject(key, status)
 
 
 def _evidence_json(evidence: Evidence) -> dict[str, Any]:
@@ -99,7 +125,7 @@ def _shown_notice(
 
 
 def record_choice(
-    customer: Customer,
+    customer: Customer | ChoiceSubject,
     purpose_slug: str,
     action: ConsentAction,
     *,
@@ -145,6 +171,7 @@ def record_choice(
     if evidence.note:
         event.note = evidence.note
     db.session.add(event)
+    # The state upsert does not autoflush: this one flush writes the event.
     _upsert_state(customer.id, info.slug, status, version, shown_hash, event.id, entry.occurred_at)
     db.session.flush()
     return event
@@ -160,13 +187,18 @@ def _not_applicable(action: ConsentAction, info: PurposeInfo) -> str:
             "not consent: there is no consent to give or withdraw.")
 
 
+#: The state upsert, built once per dialect (the write's hot path; see benchmarks/write_cost.py).
+_UPSERT_STATE = PreparedUpsert(
+    ConsentState.__table__,
+    ["customer_id", "purpose", "status", "policy_version", "notice_hash", "event_id", "updated_at"],
+    key=["customer_id", "purpose"])
+
+
 def _upsert_state(customer_id: uuid.UUID, purpose: str, status: ConsentStatus, version: str,
                   notice_hash: str, event_id: uuid.UUID, at: dt.datetime) -> None:
-    upsert(db.session, ConsentState.__table__,
-           {"customer_id": customer_id, "purpose": purpose, "status": status,
-            "policy_version": version, "notice_hash": notice_hash, "event_id": event_id,
-            "updated_at": at},
-           key=["customer_id", "purpose"])
+    _UPSERT_STATE(db.session, {"customer_id": customer_id, "purpose": purpose, "status": status,
+                               "policy_version": version, "notice_hash": notice_hash,
+                               "event_id": event_id, "updated_at": at})
     # The ORM may hold a stale copy of this row in the identity map.
     cached = db.session.identity_map.get(
         db.session.identity_key(ConsentState, (customer_id, purpose)))

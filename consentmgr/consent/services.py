@@ -22,8 +22,10 @@ from consentmgr.consent.catalogue import (
 from consentmgr.consent.checks import ConsentDecision, check_consent, check_many, decide
 from consentmgr.consent.feed import FEED_ACTIONS, FeedItem, change_feed
 from consentmgr.consent.ledger import (
+    ChoiceSubject,
     ConsentNotApplicable,
     Evidence,
+    choice_subject,
     current_states,
     events_for,
     get_event,
@@ -37,10 +39,10 @@ from consentmgr.consent.ledger import (
 from consentmgr.consent.overview import PurposeChoice, consent_overview
 
 __all__ = [
-    "FEED_ACTIONS", "Catalogue", "ConsentDecision", "ConsentNotApplicable", "Evidence",
-    "FeedItem", "NoPolicyPublished", "PurposeChoice", "PurposeInfo", "UnknownPurpose",
-    "catalogue", "change_feed", "check_consent", "check_many", "consent_overview",
-    "current_states", "decide", "events_for", "forget_catalogues", "get_event",
-    "gpc_honoured", "grant_consent", "honour_gpc", "object_to_processing", "purpose_info",
-    "record_choice", "withdraw_consent",
+    "FEED_ACTIONS", "Catalogue", "ChoiceSubject", "ConsentDecision", "ConsentNotApplicable",
+    "Evidence", "FeedItem", "NoPolicyPublished", "PurposeChoice", "PurposeInfo", "UnknownPurpose",
+    "catalogue", "change_feed", "check_consent", "check_many", "choice_subject",
+    "consent_overview", "current_states", "decide", "events_for", "forget_catalogues",
+    "get_event", "gpc_honoured", "grant_consent", "honour_gpc", "object_to_processing",
+    "purpose_info", "record_choice", "withdraw_consent",
 ]

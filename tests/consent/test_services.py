@@ -259,3 +259,40 @@ def test_the_consent_area_reads_the_trail_only_through_the_audit_services():
     assert "consentmgr.audit:services" in used
     assert {name for name in used if not name.startswith("consentmgr.audit.actions:")} == {
         "consentmgr.audit:services", "consentmgr.audit:actions"}
+
+
+def test_a_choice_subject_is_read_without_loading_the_customer_row(db, create_customer):
+    from consentmgr.customers.models import Customer, CustomerStatus
+
+    customer_id = create_customer().id
+    db.session.expunge_all()
+    subject = services.choice_subject(str(customer_id))
+    assert (subject.id, subject.status) == (customer_id, CustomerStatus.ACTIVE)
+    assert not any(isinstance(row, Customer) for row in db.session.identity_map.values())
+
+
+@pytest.mark.parametrize("ident", ["not-an-id", "00000000-0000-4000-8000-000000000000"])
+def test_a_choice_subject_that_does_not_exist_is_not_found(db, ident):
+    with pytest.raises(CustomerNotFound):
+        services.choice_subject(ident)
+
+
+def test_a_choice_recorded_for_a_subject_changes_the_state_like_one_for_the_customer(
+        db, policies, create_customer):
+    customer_id = create_customer().id
+    db.session.expunge_all()
+    event = services.grant_consent(services.choice_subject(customer_id), "marketing-email", **PORTAL)
+    db.session.commit()
+    state = db.session.get(ConsentState, (customer_id, "marketing-email"))
+    assert (state.status, state.event_id) == ("given", event.id)
+    assert services.check_consent(customer_id, "marketing-email").allowed is True
+
+
+def test_a_choice_for_an_erased_subject_is_refused(db, policies, create_customer):
+    from consentmgr.customers.services import CustomerErased, erase_customer
+
+    customer = create_customer()
+    erase_customer(customer, actor=CUSTOMER_ACTOR)
+    db.session.commit()
+    with pytest.raises(CustomerErased):
+        services.grant_consent(services.choice_subject(customer.id), "marketing-email", **PORTAL)

@@ -221,7 +221,7 @@ class CustomerConsents(MethodView):
         Consent for a purpose based on a contract, or an objection to a
         consent purpose, is a 409. The change appears in GET /events.
         """
-        customer = customers.get_customer(customer_id)
+        customer = consent.choice_subject(customer_id)  # its status, not the whole row
         evidence = data["evidence"]
         event = consent.record_choice(
             customer, data["purpose"], ConsentAction(data["action"]),

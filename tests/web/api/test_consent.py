@@ -170,3 +170,8 @@ def test_an_erased_customer_reads_as_an_empty_record(client, db, bearer, create_
     record = client.get(f"/api/v1/customers/{customer.id}", headers=bearer).get_json()
     assert record["status"] == "erased"
     assert record["email"] is record["name"] is record["preferences"] is None
+
+
+def test_recording_for_an_unknown_customer_is_404(client, bearer, policy):
+    assert_problem(_record(client, bearer, uuid.uuid4(), purpose="marketing-email",
+                           action="granted"), 404, "not-found")
