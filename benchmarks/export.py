@@ -54,7 +54,7 @@ from consentmgr.policies.services import publish_policies  # noqa: E402
 from consentmgr.requests import export  # noqa: E402
 from consentmgr.requests.models import DataSubjectRequest  # noqa: E402
 from consentmgr.runtime import runtime  # noqa: E402
-from setup_common import bench_environment, reset_postgres  # noqa: E402
+from setup_common import bench_environment, on_each_database  # noqa: E402
 
 TARGET_SECONDS = 2.0
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,13 +219,7 @@ def main() -> None:
                         help="also on this PostgreSQL database (it is WIPED)")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as directory:
-            benchmark("SQLite", f"sqlite:///{directory}/bench.db", args)
-    if args.pg_url:
-        url = args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        reset_postgres(url)
-        benchmark("PostgreSQL", url, args)
+    on_each_database(benchmark, args)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@ imported by its plain name (``benchmarks/`` is the script's directory).
 
 from __future__ import annotations
 
+import argparse
 import base64
 import os
+import tempfile
 from pathlib import Path
+from typing import Callable
 
 
 def random_key() -> str:
@@ -47,3 +50,16 @@ def reset_postgres(url: str) -> None:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
         conn.execute(sa.text("CREATE SCHEMA public"))
     engine.dispose()
+
+
+def on_each_database(benchmark: Callable[[str, str, argparse.Namespace], object],
+                     args: argparse.Namespace) -> None:
+    """Run ``benchmark(name, url, args)`` on a fresh SQLite file (unless ``--no-sqlite``)
+    and, with ``--pg-url``, on that PostgreSQL database, wiped first."""
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as directory:
+            benchmark("SQLite", f"sqlite:///{directory}/bench.db", args)
+    if args.pg_url:
+        url = args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
+        reset_postgres(url)
+        benchmark("PostgreSQL", url, args)

@@ -80,7 +80,7 @@ from consentmgr.policies.services import publish_policies  # noqa: E402
 from consentmgr.web.api import auth as api_auth  # noqa: E402
 from consentmgr.web.api import schemas as api_schemas  # noqa: E402
 from consentmgr.web.request_log import access_log  # noqa: E402
-from setup_common import bench_environment, reset_postgres  # noqa: E402
+from setup_common import bench_environment, on_each_database  # noqa: E402
 
 ALL_REQUESTS = "100000000 per minute"  # the limiter stays on, but never trips
 WARM_UP = 50
@@ -573,13 +573,7 @@ def main() -> None:
                         help="also on this PostgreSQL database (it is WIPED)")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
-    if not args.no_sqlite:
-        with tempfile.TemporaryDirectory() as directory:
-            benchmark("SQLite", f"sqlite:///{directory}/bench.db", args)
-    if args.pg_url:
-        url = args.pg_url.replace("postgresql://", "postgresql+psycopg://", 1)
-        reset_postgres(url)
-        benchmark("PostgreSQL", url, args)
+    on_each_database(benchmark, args)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,7 @@ or ``STAFF_SESSION_HOURS`` in all; the end of an idle session is audited.
 from __future__ import annotations
 
 import functools
-import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -39,8 +37,6 @@ STAFF_ID = SUBJECT_KEYS[SessionKind.STAFF]
 PENDING_ID = "staff_pending_id"
 PENDING_AT = "staff_pending_at"
 NEXT = "staff_next"
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -117,10 +113,10 @@ def _safe_next(target: Any) -> bool:
 
 @bp.before_request
 def load_signed_in_staff() -> None:
-    """Identify the staff member, say (and record) why a session ended, give the request an id."""
-    if not g.get("request_id"):  # the app-wide request log usually set it already
-        supplied = request.headers.get("X-Request-Id", "")
-        g.request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
+    """Identify the staff member and say (and record) why a session ended.
+
+    ``g.request_id`` (for audit entries) is set by the app-wide request log.
+    """
     g.staff = None
     g.sign_in_failed = False
     ended = getattr(session, "ended", None)
@@ -159,8 +155,8 @@ def no_store(response):
     """Staff pages carry personal data or sign-in secrets: never cache or leak them."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
+    # Stricter than the app-wide same-origin (web/headers.py keeps a view's value).
     response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
     return response
 
 
