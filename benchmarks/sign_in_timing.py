@@ -8,8 +8,9 @@ benchmark repeats that attack against a real server:
    ``--addresses`` customers (default 20); as many unknown addresses of the
    same shape;
 2. gunicorn with the project's ``gunicorn.conf.py`` and one sync worker on
-   127.0.0.1, mailing through a local SMTP sink (aiosmtpd), as in
-   production: every known address's link is really delivered;
+   127.0.0.1, and ``flask worker`` beside it mailing through a local SMTP
+   sink (aiosmtpd), as in production: every known address's link is really
+   delivered, and every unknown address's rehearsed;
 3. ``--rounds`` rounds (default 50): each round posts the sign-in form once
    for every address, known and unknown shuffled together, over a new
    connection each time (a sync worker closes it), timing each answer at the
@@ -104,6 +105,13 @@ def start_gunicorn(env: dict[str, str], port: int) -> subprocess.Popen:
             time.sleep(0.2)
     process.terminate()
     raise SystemExit("gunicorn did not answer within 60 s")
+
+
+def start_worker(env: dict[str, str]) -> subprocess.Popen:
+    """``flask worker``: it sends (or rehearses) the mail the sign-in requests queue."""
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                            cwd=ROOT, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 class Browser:
@@ -205,6 +213,7 @@ def run(database_url: str, args: argparse.Namespace) -> None:
         known, unknown = seed(env, args.addresses)
         port = _free_port()
         server = start_gunicorn(env, port)
+        worker = start_worker(env)
         try:
             browser = Browser(port)
             for address in known[:3] + unknown[:3]:  # warm up the worker
@@ -220,7 +229,9 @@ def run(database_url: str, args: argparse.Namespace) -> None:
             took = time.perf_counter() - started
         finally:
             server.terminate()
+            worker.terminate()
             server.wait(10)
+            worker.wait(20)
             sink.stop()
     print(f"  {len(order) * args.rounds} requests in {took:.1f} s")
     first5 = {a: min(s[:5]) for a, s in samples.items()}

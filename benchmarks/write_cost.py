@@ -354,7 +354,7 @@ def instrumented(app: Flask, engines: list[sa.Engine], phases: Phases) -> Iterat
     patch(ledger, "_upsert_state", "ledger: state upsert (statement build)")
     patch(audit_services, "record", "audit record (own code)")
     patch(audit_record, "_validated", "audit: validate entry")
-    patch(audit_record, "_advance_head", "audit: head claim (statement build)")
+    patch(audit_record, "claim_inline", "audit: head claim, inline (SQLite; statement build)")
     patch(audit_record, "entry_hash", "audit: entry hash (SHA-256, canonical JSON)")
     patch(key_services, "unwrap_data_key", "data-key unwrap (AES key wrap)")
     patch(receipts, "jws_sign", "Ed25519 signing (receipt)")

@@ -69,6 +69,9 @@ class Settings:
     # soon as it is received (identity known) when no legal hold applies,
     # instead of waiting for the DPO. Off by default.
     requests_auto_approve_erasure: bool = False
+    # CONSENTMGR_REPLICA_DATABASE_URL: a PostgreSQL streaming replica that
+    # serves the consent checks (and nothing else); unset, they read the primary.
+    replica_database_url: str | None = None
     # Operational limits set by CONSENTMGR_<NAME>, for app.config[<NAME>] (see TUNABLES).
     tuning: Mapping[str, object] = field(default_factory=dict)
 
@@ -285,6 +288,7 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         requests_auto_approve_erasure=_bool(
             environ.get(f"{PREFIX}REQUESTS_AUTO_APPROVE_ERASURE", "false"),
             f"{PREFIX}REQUESTS_AUTO_APPROVE_ERASURE"),
+        replica_database_url=_replica_url(environ),
         tuning=_tuning(environ),
     )
 
@@ -354,6 +358,13 @@ TUNABLES = {
     "WORKER_POLL_SECONDS": _seconds,
     "JOBS_LEASE_SECONDS": _whole_number,
     "JOBS_RETRY_SECONDS": _whole_number,
+    # The consent check's per-process cache (consentmgr/consent/check_cache.py):
+    # on by default on PostgreSQL; its size in customer/purpose rows.
+    "CHECK_CACHE": _bool,
+    "CHECK_CACHE_SIZE": _whole_number,
+    # The audit sequencer (consentmgr/audit/sequencer.py, leader.py).
+    "AUDIT_SEQUENCE_DELAY_SECONDS": _seconds,
+    "AUDIT_CHECKPOINT_SECONDS": _whole_number,
 }
 
 
@@ -371,6 +382,17 @@ def _dev_private_key(dev: Mapping[str, str], name: str) -> PrivateKey:
         return load_private_key(dev[name], source=f"{DEV_SECRETS_FILE} {name}")
     except KeyConfigError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _replica_url(environ: Mapping[str, str]) -> str | None:
+    url = environ.get(f"{PREFIX}REPLICA_DATABASE_URL")
+    if not url:
+        return None
+    url = _normalise_database_url(url)
+    if not url.startswith("postgresql"):
+        raise ConfigError(f"{PREFIX}REPLICA_DATABASE_URL must be a PostgreSQL URL (a streaming "
+                          "replica of CONSENTMGR_DATABASE_URL)")
+    return url
 
 
 def _normalise_database_url(url: str) -> str:

@@ -12,3 +12,4 @@ from consentmgr.customers.email_change import PortalEmailChange  # noqa: F401
 from consentmgr.requests.models import DataSubjectRequest, LegalHold  # noqa: F401
 from consentmgr.sessions.models import WebSession  # noqa: F401
 from consentmgr.jobs.models import Job, JobSchedule  # noqa: F401
+from consentmgr.mail.models import OutboxMessage  # noqa: F401

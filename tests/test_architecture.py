@@ -17,14 +17,17 @@ ALLOWED = {
     "keys": {"crypto", "audit"},
     "audit": {"crypto"},
     "policies": {"audit"},
-    "customers": {"crypto", "keys", "audit"},
+    "customers": {"crypto", "keys", "audit", "mail"},
     "consent": {"crypto", "keys", "audit", "customers", "policies"},
     "staff": {"crypto", "keys", "audit", "customers"},
     "apiclients": {"crypto", "keys", "audit", "customers", "consent"},
-    "requests": {"crypto", "keys", "audit", "customers", "consent", "policies", "staff", "apiclients"},
+    "requests": {"crypto", "keys", "audit", "customers", "consent", "policies", "staff", "apiclients",
+                 "mail"},
     "sessions": {"audit", "customers", "staff"},
     # The queue knows no other area, so any area may enqueue; handlers are wired by the worker (cli/).
     "jobs": set(),
+    # Mail is queued in the caller's unit of work as a job, sealed like customer data.
+    "mail": {"crypto", "jobs"},
 }
 AUDIENCES = {"web", "cli"}
 

@@ -24,14 +24,25 @@ GENESIS_HASH = "0" * 64  # the "previous hash" of entry 1
 class AuditEntry(db.Model):
     """One audited action, linked to the previous entry by ``prev_hash``.
 
+    ``id`` is the insertion id, given when the entry is written, with no lock
+    shared by writers. ``sequence``, ``prev_hash`` and ``hash`` are its place
+    in the chain: set inline on SQLite, by the sequencer after commit on
+    PostgreSQL (:mod:`consentmgr.audit.sequencer`), and then never changed.
     ``hash`` is SHA-256 over the canonical encoding of every column below
-    (see :func:`consentmgr.audit.chain.entry_hash`). ``sequence`` is gap-free
-    and starts at 1.
+    but ``id`` (see :func:`consentmgr.audit.chain.entry_hash`). ``sequence``
+    is gap-free and starts at 1.
     """
 
     __tablename__ = "audit_entries"
+    __table_args__ = (
+        # The sequencer's queue: small, because entries leave it within a second.
+        sa.Index("ix_audit_entries_unsequenced", "id", postgresql_where=sa.text("sequence IS NULL"),
+                 sqlite_where=sa.text("sequence IS NULL")),
+    )
 
-    sequence: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    sequence: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime, index=True)
     actor_type: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -47,8 +58,8 @@ class AuditEntry(db.Model):
     # entries came from one address without the trail holding the address.
     client_hash: Mapped[str | None] = mapped_column(sa.String(100))
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
-    prev_hash: Mapped[str] = mapped_column(sa.String(64))
-    hash: Mapped[str] = mapped_column(sa.String(64))
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
 
     @property
     def occurred_at_utc(self) -> dt.datetime:

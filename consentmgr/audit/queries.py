@@ -42,7 +42,8 @@ def entries_for_customer(
     query = sa.select(AuditEntry).where(AuditEntry.subject_id == _subject(customer_id, "customer_id"))
     if actions is not None:
         query = query.where(AuditEntry.action.in_(list(actions)))
-    return list(db.session.scalars(query.order_by(AuditEntry.sequence.desc())))
+    # Insertion order: an entry waiting for its sequence number is listed too.
+    return list(db.session.scalars(query.order_by(AuditEntry.id.desc())))
 
 
 def _search_filters(*, actor_id: str | None, subject_id: uuid.UUID | str | None,
@@ -96,7 +97,7 @@ def search_entries(
         raise ValidationFailed({"offset": ["The offset cannot be negative."]})
     filters = _search_filters(actor_id=actor_id, subject_id=subject_id, action=action,
                               since=since, until=until)
-    query = (sa.select(AuditEntry).where(*filters).order_by(AuditEntry.sequence.desc())
+    query = (sa.select(AuditEntry).where(*filters).order_by(AuditEntry.id.desc())
              .limit(limit).offset(offset))
     return list(db.session.scalars(query))
 
@@ -121,9 +122,11 @@ def feed_entries(
     """Successful entries of ``actions`` with a sequence above ``after``, oldest first.
 
     What the change feed (``GET /api/v1/events``) is built from: the
-    sequence is its cursor. Appends are serialised and commit in sequence
-    order, so a reader polling with its last cursor never misses an entry
-    that commits later.
+    sequence is its cursor. Sequence numbers are given by one sequencer and
+    commit in order (inline on SQLite, whose writes are serialised), so a
+    reader polling with its last cursor never misses an entry numbered
+    later. An entry appears here once sequenced, within
+    ``AUDIT_SEQUENCE_DELAY_SECONDS`` of its commit.
     """
     if not 1 <= limit <= MAX_FEED_LIMIT:
         raise ValidationFailed({"limit": [f"Ask for between 1 and {MAX_FEED_LIMIT} changes."]})

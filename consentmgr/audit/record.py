@@ -1,21 +1,19 @@
-"""Appending to the audit trail: validate an entry, link it to the chain, flush.
+"""Appending to the audit trail: validate an entry, write it in the caller's transaction.
 
 Every service that changes or reveals customer data calls :func:`record` in
 the same transaction as the change, so both commit or roll back together
 (GDPR Art. 5(2) accountability, Art. 30 records of processing). ``record``
-only flushes; the request or command boundary commits.
+never commits; the request or command boundary does.
 
-Appending is serialised by the single ``audit_head`` row: :func:`record`
-first updates it (``sequence = sequence + 1 ... RETURNING``), which takes
-its write lock — a row lock on PostgreSQL, the database write lock on
-SQLite — *before* the previous hash is read. A second writer waits at that
-update until the first commits or rolls back, then reads the new head, so
-the chain never forks and sequence numbers have no gaps; the primary key on
-``sequence`` is the backstop. The lock is held until the caller's
-transaction ends, so commit soon after ``record``. On PostgreSQL a unit of
-work that locks other rows *and* records should do both in a consistent
-order (the consent ledger records first); otherwise two such transactions
-can deadlock, and PostgreSQL aborts one of them.
+Where the entry's place in the hash chain comes from depends on the
+database (:mod:`consentmgr.audit.sequencer`). On PostgreSQL the entry is
+inserted with its content and time only; writers share no lock, and the
+sequencer in the worker gives it its sequence number, previous hash and
+hash within ``AUDIT_SEQUENCE_DELAY_SECONDS`` of the commit. On SQLite,
+which lets one transaction write at a time anyway, ``record`` claims the
+next position at once: it updates the single ``audit_head`` row first
+(taking the write lock) and then reads the previous hash, so the chain
+never forks.
 """
 
 from __future__ import annotations
@@ -25,17 +23,15 @@ import re
 import uuid
 from typing import Any, Mapping, Sequence
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
-
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.chain import entry_hash
-from consentmgr.audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from consentmgr.audit.models import AuditEntry
+from consentmgr.audit.sequencer import claim_inline, sequenced_inline, set_head_hash
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.runtime import of_session
-from consentmgr.sql import as_uuid, upsert, utcnow
+from consentmgr.sql import as_uuid, utcnow
 
 MAX_FIELDS = 32
 MAX_JUSTIFICATION = 500
@@ -48,8 +44,6 @@ _ACTOR_TYPE = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 _FIELD = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _DETAIL_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_HEAD = AuditHead.__table__
-_ENTRIES = AuditEntry.__table__
 
 
 class InvalidAuditEntry(ValidationFailed):
@@ -76,8 +70,9 @@ def record(
     ``client_address`` is stored only as a keyed hash. The actor is stored
     by type, id and role; a display name is personal data and is not kept.
     Raises :class:`InvalidAuditEntry` for malformed input (nothing is
-    written). Flushes, never commits; the head stays locked until the
-    caller's transaction ends.
+    written). Never commits. On SQLite the entry is flushed with its place
+    in the chain and the head stays locked until the caller's transaction
+    ends; on PostgreSQL it goes with the next flush, without a place yet.
     """
     values = _validated(
         action=action, actor=actor, outcome=outcome, subject_id=subject_id, fields=fields,
@@ -85,13 +80,17 @@ def record(
         client_address=client_address, details=details,
     )
     session = db.session
-    sequence, prev_hash = _advance_head(session)
+    if not sequenced_inline(session):
+        entry = AuditEntry(**values, occurred_at=utcnow())
+        session.add(entry)
+        return entry
+    sequence, prev_hash = claim_inline(session)
     # Taken after the head lock, so times follow sequence order (clock permitting).
     values.update(sequence=sequence, prev_hash=prev_hash, occurred_at=utcnow())
     values["hash"] = entry_hash(values)
     entry = AuditEntry(**values)
     session.add(entry)
-    session.execute(sa.update(_HEAD).where(_HEAD.c.id == 1).values(hash=values["hash"]))
+    set_head_hash(session, values["hash"])
     session.flush()
     return entry
 
@@ -107,36 +106,6 @@ def record_export(
     """
     return record(actions.AUDIT_EXPORTED, actor=actor, details={"filtered": bool(filtered)},
                   client_address=client_address, request_id=request_id)
-
-
-def _advance_head(session: Session) -> tuple[int, str]:
-    """Lock the head, claim the next sequence number; return it and the previous hash."""
-    claim = (
-        sa.update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(sequence=_HEAD.c.sequence + 1)
-        .returning(_HEAD.c.sequence, _HEAD.c.hash)
-    )
-    for _ in range(2):
-        row = session.execute(claim).one_or_none()
-        if row is not None:
-            return int(row.sequence), row.hash
-        _restore_head(session)
-    raise RuntimeError("the audit chain head could not be created")  # pragma: no cover
-
-
-def _restore_head(session: Session) -> None:
-    """Recreate a missing head row from the last entry (fresh or emptied database).
-
-    ``ON CONFLICT DO NOTHING``: if another transaction recreates it first,
-    this insert waits for that one and then yields to it.
-    """
-    last = session.execute(
-        sa.select(_ENTRIES.c.sequence, _ENTRIES.c.hash).order_by(_ENTRIES.c.sequence.desc()).limit(1)
-    ).one_or_none()
-    values = {"id": 1, "sequence": last.sequence if last else 0,
-              "hash": last.hash if last else GENESIS_HASH}
-    upsert(session, _HEAD, values, key=["id"], update=[])
 
 
 def _validated(*, action: str, actor: Actor, outcome: str, subject_id: Any,

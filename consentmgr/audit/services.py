@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from consentmgr.audit.checkpoints import CheckpointFormatError, SignedCheckpoint
 from consentmgr.audit.chain import VerifyResult
+from consentmgr.audit.checkpoints import CheckpointFormatError, SignedCheckpoint
 from consentmgr.audit.queries import (
     MAX_SEARCH_LIMIT,
     count_entries,

@@ -6,19 +6,23 @@ from the runtime's settings and pass it in.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from consentmgr.actors import Actor
-from consentmgr.audit import actions
+from consentmgr.audit import actions, scan
 from consentmgr.audit.chain import ChainVerifier, VerifyResult
 from consentmgr.audit.checkpoints import CheckpointFormatError, SignedCheckpoint
 from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from consentmgr.audit.record import record
+from consentmgr.audit.sequencer import DEFAULT_MAX_DELAY, backlog, drain
 from consentmgr.crypto.signing import PrivateKey, key_id
 from consentmgr.errors import Conflict
 from consentmgr.extensions import db
 from consentmgr.runtime import of_session
+from consentmgr.sql import utcnow
 
 _HEAD = AuditHead.__table__
 _ENTRIES = AuditEntry.__table__
@@ -40,7 +44,7 @@ def _signing_key(session: Session, given: PrivateKey | None) -> PrivateKey:
 
 def verify_chain(
     session: Session | None = None, *, checkpoint: SignedCheckpoint | None = None,
-    signing_key: PrivateKey | None = None,
+    signing_key: PrivateKey | None = None, sequence_delay: dt.timedelta = DEFAULT_MAX_DELAY,
 ) -> VerifyResult:
     """Check the whole chain; read-only.
 
@@ -50,7 +54,10 @@ def verify_chain(
     checkpoint stored in the database must carry a valid signature by
     ``signing_key`` (the configured audit signing key, the default) and
     match the chain at their sequence (a chain shorter than a checkpoint
-    lost its newest entries).
+    lost its newest entries). Last, no entry may have waited for its place
+    in the chain longer than ``sequence_delay`` (boundaries pass the
+    configured ``AUDIT_SEQUENCE_DELAY_SECONDS``): the sequencer is not
+    running, or someone keeps entries out of the chain.
     """
     session = session or db.session
     trusted = _signing_key(session, signing_key)
@@ -62,27 +69,7 @@ def verify_chain(
         remember.add(checkpoint.sequence)
     verifier = ChainVerifier(remember)
 
-    # One statement, so entries and head come from one snapshot.
-    statement = (
-        sa.select(_ENTRIES, _HEAD.c.sequence.label("head_sequence"),
-                  _HEAD.c.hash.label("head_hash"))
-        .select_from(_ENTRIES.outerjoin(_HEAD, sa.true()))
-        .order_by(_ENTRIES.c.sequence)
-        .execution_options(yield_per=_VERIFY_BATCH)
-    )
-    head: tuple[int, str] | None = None
-    rows = 0
-    result = session.execute(statement)
-    try:
-        for row in result:
-            values = row._mapping
-            if rows == 0 and values["head_sequence"] is not None:
-                head = (int(values["head_sequence"]), values["head_hash"])
-            rows += 1
-            if not verifier.feed(values):
-                break
-    finally:
-        result.close()
+    head, rows = _scan(session, verifier)
     if rows == 0:
         found = session.execute(sa.select(_HEAD.c.sequence, _HEAD.c.hash)).one_or_none()
         head = (int(found.sequence), found.hash) if found else None
@@ -111,7 +98,49 @@ def verify_chain(
                 continue
         # Signed by an earlier (rotated) key: still compare it with the chain.
         verifier.check_checkpoint(item.sequence, item.head_hash, label)
+    if verifier.failure is None:
+        _check_backlog(session, verifier, sequence_delay)
     return verifier.result()
+
+
+def _scan(session: Session, verifier: ChainVerifier) -> tuple[tuple[int, str] | None, int]:
+    """Feed every sequenced entry to ``verifier`` in order; the head read with them, and how many."""
+    if scan.supported(session):
+        # PostgreSQL: COPY rows, encoded by joining bytes, in two processes when long.
+        return scan.scan_chain(session, verifier)
+    # One statement, so entries and head come from one snapshot.
+    statement = (
+        sa.select(_ENTRIES, _HEAD.c.sequence.label("head_sequence"),
+                  _HEAD.c.hash.label("head_hash"))
+        .select_from(_ENTRIES.outerjoin(_HEAD, sa.true()))
+        .where(_ENTRIES.c.sequence.is_not(None))
+        .order_by(_ENTRIES.c.sequence)
+        .execution_options(yield_per=_VERIFY_BATCH)
+    )
+    head: tuple[int, str] | None = None
+    rows = 0
+    result = session.execute(statement)
+    try:
+        for row in result:
+            values = row._mapping
+            if rows == 0 and values["head_sequence"] is not None:
+                head = (int(values["head_sequence"]), values["head_hash"])
+            rows += 1
+            if not verifier.feed(values):
+                break
+    finally:
+        result.close()
+    return head, rows
+
+
+def _check_backlog(session: Session, verifier: ChainVerifier, delay: dt.timedelta) -> None:
+    late = backlog(session, older_than=utcnow() - delay)
+    if late.count:
+        verifier.fail(
+            f"{late.count} entr{'y' if late.count == 1 else 'ies'} written more than "
+            f"{delay.total_seconds():g} s ago {'has' if late.count == 1 else 'have'} no place in "
+            f"the chain yet (oldest written {late.oldest.isoformat()}): is the worker's "
+            "sequencer running?")
 
 
 def _stored_checkpoints(session: Session) -> list[SignedCheckpoint | str]:
@@ -140,17 +169,22 @@ def create_checkpoint(*, actor: Actor, signing_key: PrivateKey | None = None) ->
     ``signing_key`` is the audit signing key (default: the configured one).
     Verifies the chain first and raises :class:`ChainBroken` rather than
     vouch for a tampered chain. The checkpoint covers its own audit entry
-    (``audit.checkpoint``). Store the returned document off the box too
-    (``to_json()``): a copy only in the database can be deleted with it.
-    Flushes, never commits.
+    (``audit.checkpoint``): where entries are sequenced after commit, every
+    entry waiting is sequenced first, in this transaction. Store the returned
+    document off the box too (``to_json()``): a copy only in the database
+    can be deleted with it. Flushes, never commits.
     """
-    key = _signing_key(db.session, signing_key)
+    session = db.session
+    key = _signing_key(session, signing_key)
     verified = verify_chain(signing_key=key)
     if not verified.ok:
         raise ChainBroken(verified)
     entry = record(actions.AUDIT_CHECKPOINT, actor=actor,
                    details={"previous_head": verified.head_sequence})
-    checkpoint = SignedCheckpoint.sign(sequence=entry.sequence, head_hash=entry.hash,
+    session.flush()
+    drain(session)
+    head = session.execute(sa.select(_HEAD.c.sequence, _HEAD.c.hash)).one()
+    checkpoint = SignedCheckpoint.sign(sequence=int(head.sequence), head_hash=head.hash,
                                        created_at=entry.occurred_at, key=key)
     db.session.add(AuditCheckpoint(sequence=checkpoint.sequence, head_hash=checkpoint.head_hash,
                                    created_at=checkpoint.created_at, key_id=checkpoint.key_id,

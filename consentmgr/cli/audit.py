@@ -1,4 +1,4 @@
-"""``flask audit ...``: verify the audit trail, sign checkpoints, list entries.
+"""``flask audit ...``: verify the audit trail, sign checkpoints, list entries, the sequencer.
 
 Exit codes of ``verify``: 0 intact, 1 tampered (the message names the first
 bad sequence number) or a checkpoint that does not verify, 2 a usage error
@@ -8,10 +8,15 @@ such as an unreadable checkpoint file.
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
+from flask import current_app
 from flask.cli import AppGroup
 
 from consentmgr.actors import cli_actor
 from consentmgr.audit.checkpoints import CheckpointFormatError
+from consentmgr.audit.leader import sequencer_holders
+from consentmgr.audit.models import AuditHead
+from consentmgr.audit.sequencer import backlog, max_delay, sequenced_inline
 from consentmgr.audit.services import (
     ChainBroken,
     create_checkpoint,
@@ -20,10 +25,42 @@ from consentmgr.audit.services import (
     verify_chain,
 )
 from consentmgr.errors import ValidationFailed
+from consentmgr.extensions import db
 from consentmgr.runtime import runtime
+from consentmgr.sql import utcnow
 from consentmgr.unit_of_work import unit_of_work
 
-audit = AppGroup("audit", help="The tamper-evident audit trail: verify, checkpoint, list.")
+audit = AppGroup("audit", help="The tamper-evident audit trail: verify, checkpoint, list, status.")
+
+
+@audit.command("status")
+def status() -> None:
+    """Entries waiting for their place in the chain, and which worker is placing them.
+
+    Exits 1 when an entry has waited longer than AUDIT_SEQUENCE_DELAY_SECONDS
+    (no worker running, or it cannot keep up): a check for monitoring.
+    """
+    session = db.session
+    now = utcnow()
+    with unit_of_work():
+        waiting = backlog(session)
+        delay = max_delay(current_app.config)
+        head = session.execute(sa.select(AuditHead.sequence, AuditHead.hash)).one_or_none()
+        holders = (sequencer_holders(session.connection())
+                   if not sequenced_inline(session) else None)
+    click.echo(f"Chain head: entry {head.sequence if head else 0}.")
+    if holders is None:
+        click.echo("Sequencing: inline as entries are written (SQLite).")
+    elif holders:
+        click.echo(f"Sequencer: worker {holders[0][1]} (server process {holders[0][0]}).")
+    else:
+        click.echo("Sequencer: none running. Start 'flask worker'.")
+    age = waiting.age(now).total_seconds()
+    click.echo(f"Waiting for a place: {waiting.count} entr{'y' if waiting.count == 1 else 'ies'}"
+               + (f", oldest {age:.1f} s" if waiting.count else "") + ".")
+    if waiting.count and waiting.age(now) > delay:
+        click.echo(f"Entries have waited longer than {delay.total_seconds():g} s.", err=True)
+        raise SystemExit(1)
 
 
 @audit.command("verify")
@@ -47,7 +84,8 @@ def verify(checkpoint_path: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
     with unit_of_work():  # read-only: one snapshot, ended at once
         result = verify_chain(checkpoint=checkpoint,
-                              signing_key=runtime().settings.audit_signing_key)
+                              signing_key=runtime().settings.audit_signing_key,
+                              sequence_delay=max_delay(current_app.config))
     if result.ok:
         click.echo(result.summary())
         if checkpoint is not None:
@@ -107,7 +145,7 @@ def list_entries(customer_id: str | None, action: str | None, limit: int) -> Non
         for entry in entries:
             role = f" ({entry.actor_role})" if entry.actor_role else ""
             parts = [
-                f"{entry.sequence:>7}",
+                f"{entry.sequence if entry.sequence is not None else 'waiting':>7}",
                 entry.occurred_at_utc.strftime("%Y-%m-%d %H:%M:%SZ"),
                 f"{entry.actor}{role}",
                 entry.action,

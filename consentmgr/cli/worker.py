@@ -20,6 +20,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from consentmgr.apiclients.services import purge_idempotency_keys
+from consentmgr.audit.leader import SequencerLoop
+from consentmgr.audit.sequencer import drain
 from consentmgr.customers.signin import purge_spent_tokens
 from consentmgr.extensions import db
 from consentmgr.jobs.services import (
@@ -29,8 +31,17 @@ from consentmgr.jobs.services import (
     Worker,
     purge_settled,
 )
+from consentmgr.mail import (
+    DELIVERY_JOB,
+    PURGE_EVERY,
+    PURGE_SCHEDULE,
+    deliver_queued,
+    purge_undeliverable,
+)
+from consentmgr.runtime import runtime
 from consentmgr.sessions.services import SessionKind, policy_from, purge
 from consentmgr.sql import utcnow
+from consentmgr.unit_of_work import unit_of_work
 
 HOURLY = dt.timedelta(hours=1)
 DAILY = dt.timedelta(days=1)
@@ -58,6 +69,16 @@ def worker_registry(app: Flask) -> Registry:
         purge_settled(db.session, now=utcnow(), keep_done=KEEP_DONE_JOBS,
                       keep_failed=KEEP_FAILED_JOBS)
 
+    smtp = runtime(app).settings.smtp
+
+    def deliver_mail(payload: Mapping[str, Any]) -> None:
+        deliver_queued(db.session, payload, smtp=smtp)
+
+    def purge_mail(payload: Mapping[str, Any]) -> None:
+        purge_undeliverable(db.session)
+
+    registry.job(DELIVERY_JOB, deliver_mail)
+    registry.every(PURGE_SCHEDULE, PURGE_EVERY, purge_mail)
     registry.every("sessions.purge", HOURLY, purge_sessions)
     registry.every("apiclients.purge-idempotency-keys", HOURLY, purge_idempotency)
     registry.every("customers.purge-sign-in-tokens", HOURLY, purge_sign_in_tokens)
@@ -88,18 +109,26 @@ def worker(once: bool, poll: float | None, name: str | None) -> None:
                                                   DEFAULT_LEASE.total_seconds()))),
         retry_base=dt.timedelta(seconds=int(config.get("JOBS_RETRY_SECONDS",
                                                        DEFAULT_RETRY_BASE.total_seconds()))))
+    sequencer = SequencerLoop(current_app._get_current_object(), name=runner.name)
+    logging.getLogger("consentmgr.audit").setLevel(logging.INFO)
     if once:
         ran = runner.run_once()
-        click.echo(f"Ran {ran} job(s).")
+        with unit_of_work(db.session):
+            placed = drain(db.session)
+        click.echo(f"Ran {ran} job(s); sequenced {placed} audit entr{'y' if placed == 1 else 'ies'}.")
         return
 
     def stop(signum: int, frame: object) -> None:
         runner.stopping.set()
+        sequencer.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     interval = poll if poll is not None else float(config.get("WORKER_POLL_SECONDS",
                                                               DEFAULT_POLL_SECONDS))
     click.echo(f"Worker {runner.name} started (polling every {interval:g} s).", err=True)
+    sequencing = sequencer.start()
     runner.run_forever(poll=interval)
+    if sequencing is not None:
+        sequencing.join(timeout=10)
     click.echo(f"Worker {runner.name} stopped.", err=True)

@@ -2,24 +2,34 @@
 
 :func:`decide` holds the rules; :func:`check_consent` answers one pair with
 one query (the API's hot path), :func:`check_many` a batch with two.
+
+Where a check outside a unit of work reads (:class:`CheckSources`, one per
+app): a configured streaming replica (``CONSENTMGR_REPLICA_DATABASE_URL``),
+else the primary, through the per-process cache on PostgreSQL
+(``consentmgr/consent/check_cache.py``). Inside a unit of work it always
+reads the session, which sees its own uncommitted changes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import sqlalchemy as sa
 
 from consentmgr.consent.catalogue import Catalogue, PurposeInfo, UnknownPurpose, catalogue
+from consentmgr.consent.check_cache import MISS, CheckCache, connect_args
 from consentmgr.consent.models import ConsentState, ConsentStatus
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerNotFound
 from consentmgr.errors import NotFound
 from consentmgr.extensions import db
 from consentmgr.prepared import PreparedSelect
+from consentmgr.runtime import of_session
 from consentmgr.sql import as_uuid
 
 
@@ -96,6 +106,64 @@ CHECK_QUERY = PreparedSelect(
 
 
 @dataclass(frozen=True)
+class CheckSources:
+    """Where one app's checks read outside a unit of work.
+
+    ``replica``: the streaming replica's engine, or None to read the primary.
+    ``cache``: the per-process cache of the primary's rows, or None. Never
+    both: the cache hears of a change from the primary, possibly before the
+    replica has replayed it, and would then store the replica's older row
+    (see README, "Consent checks at scale").
+    """
+
+    replica: sa.Engine | None
+    cache: CheckCache | None
+
+    def close(self) -> None:
+        """Stop the cache's listener and close the replica's connections."""
+        if self.cache is not None:
+            self.cache.close()
+        if self.replica is not None:
+            self.replica.dispose()
+
+
+# By the app's primary engine: one app, one engine (Flask-SQLAlchemy makes one per app).
+_SOURCES: weakref.WeakKeyDictionary[sa.Engine, CheckSources] = weakref.WeakKeyDictionary()
+_SOURCES_LOCK = threading.Lock()
+
+
+def check_sources() -> CheckSources:
+    """The check sources of the current app, built on first use."""
+    primary = db.engine
+    found = _SOURCES.get(primary)
+    if found is None:
+        with _SOURCES_LOCK:
+            found = _SOURCES.get(primary)
+            if found is None:
+                found = _SOURCES[primary] = _build_sources(primary)
+    return found
+
+
+def close_check_sources() -> None:
+    """Release what :func:`check_sources` built for the current app (tests, shutdown)."""
+    found = _SOURCES.pop(db.engine, None)
+    if found is not None:
+        found.close()
+
+
+def _build_sources(primary: sa.Engine) -> CheckSources:
+    settings = of_session(db.session).settings
+    if settings.replica_database_url:
+        # Connections are checked before use: a restarted replica costs one retry, not a 500.
+        return CheckSources(sa.create_engine(settings.replica_database_url, pool_pre_ping=True,
+                                             hide_parameters=True), None)
+    if primary.dialect.name != "postgresql" or not settings.tuning.get("CHECK_CACHE", True):
+        return CheckSources(None, None)
+    size = int(settings.tuning.get("CHECK_CACHE_SIZE") or 100_000)  # type: ignore[call-overload]
+    return CheckSources(None, CheckCache(connect_args(primary), maxsize=size))
+
+
+@dataclass(frozen=True)
 class _StateRow:
     status: str
     policy_version: str
@@ -119,8 +187,17 @@ def check_consent(
         # Inside a unit of work: see its own uncommitted changes.
         row = db.session.connection().execute(CHECK_QUERY.statement, params).one_or_none()
     else:
-        # The hot path (the API's read-only check): one statement on the driver.
-        row = CHECK_QUERY.first(db.engine, params)
+        # The hot path (the API's read-only check): the cache, or one statement on the driver.
+        sources = check_sources()
+        cache = sources.cache
+        if cache is None:
+            row = CHECK_QUERY.first(sources.replica or db.engine, params)
+        else:
+            row, ticket = cache.get(key, purpose_slug)
+            if row is MISS:
+                row = CHECK_QUERY.first(db.engine, params)
+                if row is not None:  # an unknown customer is not cached: no trigger announces one
+                    cache.fill(key, purpose_slug, row, ticket)
     if row is None:
         raise CustomerNotFound()
     customer_status, state_status, policy_version, updated_at = row
@@ -145,14 +222,15 @@ def check_many(
             keys.append(None)
     wanted = sorted({k for k in keys if k is not None})
     statuses: dict[uuid.UUID, str] = {}
-    states: dict[tuple[uuid.UUID, str], ConsentState] = {}
-    for start in range(0, len(wanted), 500):
-        batch = wanted[start : start + 500]
-        statuses.update(db.session.execute(
-            sa.select(Customer.id, Customer.status).where(Customer.id.in_(batch))).all())
-        for state in db.session.scalars(
-                sa.select(ConsentState).where(ConsentState.customer_id.in_(batch))):
-            states[(state.customer_id, state.purpose)] = state
+    states: dict[tuple[uuid.UUID, str], Any] = {}
+    replica = None
+    if not (db.session.registry.has() and db.session().in_transaction()):
+        replica = check_sources().replica
+    if replica is not None:
+        with replica.connect() as connection:
+            _load_states(connection.execute, wanted, statuses, states)
+    else:
+        _load_states(db.session.execute, wanted, statuses, states)
     results: list[ConsentDecision | NotFound] = []
     for key, (_, slug) in zip(keys, pairs):
         info = cat.purposes.get(slug)
@@ -163,3 +241,18 @@ def check_many(
         else:
             results.append(decide(info, cat, key, statuses[key], states.get((key, slug))))
     return results
+
+
+_MANY_STATES = sa.select(_STATE.customer_id, _STATE.purpose, _STATE.status, _STATE.policy_version,
+                         _STATE.updated_at)
+
+
+def _load_states(execute: Any, wanted: list[uuid.UUID], statuses: dict[uuid.UUID, str],
+                 states: dict[tuple[uuid.UUID, str], Any]) -> None:
+    """Read the statuses and states of ``wanted`` customers, 500 at a time."""
+    for start in range(0, len(wanted), 500):
+        batch = wanted[start : start + 500]
+        statuses.update(execute(
+            sa.select(_CUSTOMERS.id, _CUSTOMERS.status).where(_CUSTOMERS.id.in_(batch))).all())
+        for state in execute(_MANY_STATES.where(_STATE.customer_id.in_(batch))):
+            states[(state.customer_id, state.purpose)] = state

@@ -33,7 +33,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.services import PolicyNotFound, get_purpose
 from consentmgr.runtime import of_session
-from consentmgr.sql import PreparedUpsert, as_uuid
+from consentmgr.sql import PreparedUpsert, as_uuid, utcnow
 
 
 class ConsentNotApplicable(Conflict):
@@ -156,23 +156,28 @@ def record_choice(
     version, shown_hash = _shown_notice(info, policy_version, notice_hash)
     evidence = evidence or Evidence()
     status = STATUS_AFTER[action]
+    event_id, now = uuid.uuid4(), utcnow()
+    # The state first: its upsert takes the row lock of this customer and
+    # purpose, so a concurrent choice for the same pair writes its audit
+    # entry only after this one commits. Insertion ids (and so sequence
+    # numbers) then follow the order in which the choices took effect.
+    _upsert_state(customer.id, info.slug, status, version, shown_hash, event_id, now)
     entry = audit.record(
         AUDIT_ACTIONS[action], actor=actor, subject_id=customer.id,
         details={"purpose": info.slug, "status": status.value, "policy_version": version,
                  "channel": channel.value, "gpc": evidence.gpc},
     )
     event = ConsentEvent(
-        id=uuid.uuid4(), customer_id=customer.id, purpose=info.slug, action=action,
+        id=event_id, customer_id=customer.id, purpose=info.slug, action=action,
         status=status, policy_version=version, notice_hash=shown_hash, channel=channel,
-        actor_type=actor.type, actor_id=actor.id, occurred_at=entry.occurred_at,
+        actor_type=actor.type, actor_id=actor.id, occurred_at=now,
         collected_at=collected_at, gpc=evidence.gpc, evidence=_evidence_json(evidence),
-        audit_sequence=entry.sequence,
+        audit_entry=entry,
     )
     if evidence.note:
         event.note = evidence.note
+    event.feed_cursor = entry.sequence
     db.session.add(event)
-    # The state upsert does not autoflush: this one flush writes the event.
-    _upsert_state(customer.id, info.slug, status, version, shown_hash, event.id, entry.occurred_at)
     db.session.flush()
     return event
 
@@ -270,7 +275,7 @@ def events_for(customer: Customer) -> list[ConsentEvent]:
     """The customer's consent events, newest first."""
     return list(db.session.scalars(
         sa.select(ConsentEvent).where(ConsentEvent.customer_id == customer.id)
-        .order_by(ConsentEvent.audit_sequence.desc())))
+        .order_by(ConsentEvent.audit_entry_id.desc())))
 
 
 def get_event(customer: Customer, event_id: uuid.UUID | str) -> ConsentEvent:

@@ -69,9 +69,10 @@ def _enum(kind: type[enum.Enum], length: int = 32) -> sa.Enum:
 class ConsentEvent(EncryptedRecord, db.Model):
     """One grant, withdrawal, refusal or objection. Never updated or deleted.
 
-    ``audit_sequence`` is the sequence number of the audit entry written in
-    the same transaction: audit appends are serialised, so it orders events
-    exactly as they were committed and serves as the change-feed cursor.
+    ``audit_entry_id`` is the insertion id of the audit entry written in the
+    same transaction. The ledger takes the consent state's row lock before
+    writing that entry, so for one customer and purpose the ids follow the
+    order in which the choices committed.
     """
 
     __tablename__ = "consent_events"
@@ -94,13 +95,20 @@ class ConsentEvent(EncryptedRecord, db.Model):
     gpc: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # Client details only as keyed hashes (never the address or user agent).
     evidence: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    audit_sequence: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    audit_entry_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("audit_entries.id"),
+                                                unique=True)
+    #: Not stored: the change-feed cursor of a just-recorded event where it is
+    #: known at once (SQLite); None where the sequencer places it after commit.
+    feed_cursor = None
 
     # A free-text evidence note (e.g. "phone call, ticket 4711") may name
     # people, so it is encrypted under the customer's key like their fields.
     note = EncryptedField(TEXT)
 
     customer: Mapped[Customer] = relationship()
+    # Set with the entry before either is written: one flush inserts both. Named,
+    # not imported: the consent area reads the trail only through its services.
+    audit_entry: Mapped[AuditEntry] = relationship("AuditEntry")  # noqa: F821
 
     __table_args__ = (sa.Index("ix_consent_events_customer_purpose", "customer_id", "purpose"),)
 

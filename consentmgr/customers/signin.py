@@ -148,13 +148,15 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
     expired tokens, one token row written (for an unknown or erased address
     a decoy with no customer, whose token is thrown away), one link built
     and one message composed and queued. For an unknown address the message
-    is queued undeliverable (``deliver=False``): the courier rehearses the
+    is queued undeliverable (``deliver=False``): the worker rehearses the
     SMTP conversation and drops it, so no mail ever goes to an address that
-    is no customer's.
+    is no customer's. Both are sealed in the outbox, so the stored row does
+    not tell them apart either.
 
-    The mail goes when the caller commits, from a background thread, so the
-    answer does not wait for the mail server either (see consentmgr.mail);
-    a mail failure is logged without the address. Flushes; the caller commits.
+    The mail is queued in the caller's transaction and sent by the worker
+    after the commit, so the answer does not wait for the mail server either
+    (see consentmgr.mail); a mail failure is logged without the address.
+    Flushes; the caller commits.
     """
     customer = find_by_email(email)
     if customer is not None and customer.status == CustomerStatus.ERASED:

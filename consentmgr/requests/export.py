@@ -310,7 +310,7 @@ class _Export:
     def _event_rows(self) -> Iterator[dict[str, Any]]:
         """Consent events, oldest first, each with its signed receipt (few per customer)."""
         query = (sa.select(ConsentEvent).where(ConsentEvent.customer_id == self.customer.id)
-                 .order_by(ConsentEvent.audit_sequence))
+                 .order_by(ConsentEvent.audit_entry_id))
         for event in self.session.scalars(query, execution_options={"yield_per": _BATCH}):
             yield {
                 "id": str(event.id),

@@ -11,6 +11,7 @@ from consentmgr.apiclients.models import ApiClient
 from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from tests.conftest import TEST_ACTOR
+from tests.fixtures.audit import sequence_audit
 
 
 def _client(db, name: str):
@@ -50,7 +51,7 @@ def _completion(db, customer, request_id: uuid.UUID) -> int:
     entry = audit.record(actions.REQUEST_COMPLETED, actor=TEST_ACTOR, subject_id=customer.id,
                          details={"request_id": str(request_id), "type": "erasure",
                                   "status": "completed"})
-    db.session.commit()
+    sequence_audit(db)
     return entry.sequence
 
 

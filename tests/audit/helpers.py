@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
+from tests.fixtures.audit import sequence_audit
 
 AGENT = Actor("staff", "5b0f3c1e-0000-4000-8000-000000000001", "agent", display_name="Agnes Agent")
 
@@ -30,7 +31,7 @@ def recorder(db) -> Callable[..., list[AuditEntry]]:
             }
             action = values.pop("action", actions.CUSTOMER_REVEAL if number % 2 else actions.CUSTOMER_VIEW)
             entries.append(record(action, **values))
-        db.session.commit()
+        sequence_audit(db)  # as the worker would, within a second (PostgreSQL)
         return entries
 
     return create

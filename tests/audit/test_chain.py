@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 import pytest
 
 from consentmgr.audit.chain import (
+    COPY_COLUMNS,
     HASHED_COLUMNS,
     ChainVerifier,
     canonical_entry,
@@ -136,3 +138,108 @@ def test_summary_names_the_first_bad_sequence():
     assert verifier.result().summary() == (
         "Audit trail NOT intact: first bad sequence 2: entry 2 is missing (deleted or never written)"
     )
+
+
+# ---------------------------------------------- the COPY rows (fast) path
+
+_COPY_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b",
+                 "\f": "\\f", "\v": "\\v"}
+
+
+def copy_text(value) -> bytes:
+    """One field as PostgreSQL's COPY text format writes it."""
+    if value is None:
+        return b"\\N"
+    return "".join(_COPY_ESCAPES.get(c, c) for c in str(value)).encode()
+
+
+def copy_row(row, *, details_text=None) -> bytes:
+    """``row`` as the PostgreSQL scan delivers it (see consentmgr/audit/scan.py)."""
+    values = {**row, "occurred_at": canonical_time(row["occurred_at"]),
+              "details": details_text if details_text is not None else json.dumps(row["details"]),
+              "fields": json.dumps(row["fields"])}
+    return b"\t".join(copy_text(values[name]) for name in COPY_COLUMNS)
+
+
+def never_rechecked(sequence):
+    raise AssertionError(f"entry {sequence} was rechecked")
+
+
+def test_copy_rows_verify_like_rows():
+    verifier = ChainVerifier(remember=[2])
+    assert verifier.feed_copy_rows([copy_row(row) for row in chain(5)], never_rechecked)
+    assert verifier.check_head((5, chain(5)[-1]["hash"]))
+    result = verifier.result()
+    assert (result.ok, result.checked, result.head_sequence) == (True, 5, 5)
+    assert verifier.hashes == {2: chain(5)[1]["hash"]}
+
+
+def test_nulls_encode_as_json_null_without_a_recheck():
+    row = entry(actor_role=None, subject_id=None, reason_code=None, justification=None,
+                request_id=None, client_hash=None, details={}, fields=[])
+    assert ChainVerifier().feed_copy_rows([copy_row(row)], never_rechecked)
+
+
+def test_stored_json_in_any_spacing_key_order_and_escaping_hashes_canonically():
+    row = entry(details={"b": "é", "a": 1})
+    verifier = ChainVerifier()
+    assert verifier.feed_copy_rows([copy_row(row, details_text='{ "b" : "\\u00e9", "a":1 }')],
+                                   never_rechecked)
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "line\nbreak", "tab\there", "back\\slash",
+                                   "\\N", "bell\x07"])
+def test_values_that_need_escaping_are_judged_by_the_reference_encoder(value):
+    row = entry(justification=value)
+    asked = []
+    verifier = ChainVerifier()
+    assert verifier.feed_copy_rows([copy_row(row)], lambda s: asked.append(s) or True)
+    assert asked == [1]
+
+
+def test_a_literal_backslash_n_is_not_taken_for_null():
+    # An attacker turning NULL into the text \N must not hash like the NULL it replaced.
+    original = entry(justification=None)
+    forged = {**original, "justification": "\\N"}
+    verifier = ChainVerifier()
+    assert not verifier.feed_copy_rows([copy_row(forged)], lambda s: False)
+    assert verifier.result().first_bad_sequence == 1
+
+
+def test_copy_row_that_does_not_hash_is_named_once_the_reference_agrees():
+    rows = [copy_row(row) for row in chain(4)]
+    rows[2] = rows[2].replace(b"agent-1", b"agent-2")
+    asked = []
+    verifier = ChainVerifier()
+    assert not verifier.feed_copy_rows(rows, lambda s: asked.append(s) or False)
+    result = verifier.result()
+    assert asked == [3] and result.first_bad_sequence == 3 and "was changed" in result.reason
+    assert result.checked == 2
+
+
+def test_encoder_disagreement_defers_to_the_reference_encoder():
+    rows = [copy_row(row) for row in chain(3)]
+    rows[1] = rows[1].replace(b"agent-1", b"agent-x")
+    verifier = ChainVerifier()
+    assert verifier.feed_copy_rows(rows, lambda s: True)
+    assert verifier.result().ok and verifier.result().checked == 3
+
+
+@pytest.mark.parametrize("drop, reason", [(1, "entry 2 is missing"), (0, "entry 1 is missing")])
+def test_copy_rows_gap_names_the_missing_entry(drop, reason):
+    rows = [copy_row(row) for row in chain(4)]
+    del rows[drop]
+    verifier = ChainVerifier()
+    assert not verifier.feed_copy_rows(rows, never_rechecked)
+    assert reason in verifier.result().reason
+    assert verifier.result().first_bad_sequence == drop + 1
+
+
+def test_copy_row_with_a_recomputed_hash_breaks_the_next_link():
+    rows = chain(4)
+    forged = entry(sequence=2, prev_hash=rows[0]["hash"], actor_id="mallory")
+    feed = [copy_row(rows[0]), copy_row(forged), copy_row(rows[2]), copy_row(rows[3])]
+    verifier = ChainVerifier()
+    assert not verifier.feed_copy_rows(feed, lambda s: False)
+    result = verifier.result()
+    assert result.first_bad_sequence == 3 and "does not follow entry 2" in result.reason

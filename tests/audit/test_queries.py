@@ -19,6 +19,7 @@ from consentmgr.audit.services import (
 )
 from consentmgr.errors import ValidationFailed
 from tests.audit.helpers import AGENT
+from tests.fixtures.audit import sequence_audit
 
 DPO = Actor("staff", "5b0f3c1e-0000-4000-8000-000000000002", "dpo")
 
@@ -97,7 +98,7 @@ def test_feed_entries_are_successful_feed_actions_after_the_cursor_oldest_first(
            outcome=actions.FAILURE)  # 3: did not happen
     record(actions.CUSTOMER_RESTRICTED, actor=AGENT, subject_id=customer)  # 4
     record(actions.CONSENT_WITHDRAWN, actor=AGENT, subject_id=customer)  # 5
-    db.session.commit()
+    sequence_audit(db)
     assert [e.sequence for e in feed_entries()] == [1, 4, 5]
     assert [e.sequence for e in feed_entries(after=1, limit=1)] == [4]
     assert [e.sequence for e in feed_entries(actions=[actions.CONSENT_WITHDRAWN])] == [5]

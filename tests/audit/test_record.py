@@ -13,7 +13,7 @@ from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.chain import entry_hash
 from consentmgr.audit.models import GENESIS_HASH, AuditEntry, AuditHead
-from consentmgr.audit.record import _restore_head
+from consentmgr.audit.sequencer import _restore_head
 from consentmgr.audit.services import (
     InvalidAuditEntry,
     entries_for_customer,
@@ -26,6 +26,7 @@ from consentmgr.errors import ValidationFailed
 from consentmgr.runtime import runtime
 from tests.audit.helpers import AGENT
 from tests.conftest import TEST_ACTOR, base_config
+from tests.fixtures.audit import sequence_audit
 
 
 def sequences(db) -> list[int]:
@@ -34,6 +35,7 @@ def sequences(db) -> list[int]:
 
 def test_first_entry_is_sequence_one_and_links_to_the_genesis_hash(db):
     entry = record(actions.CUSTOMER_VIEW, actor=AGENT, subject_id=uuid.uuid4())
+    sequence_audit(db)
     assert (entry.sequence, entry.prev_hash) == (1, GENESIS_HASH)
 
 
@@ -52,12 +54,13 @@ def test_record_stores_actor_ids_and_role_but_not_the_display_name(db):
     assert entry.actor == f"staff:{AGENT.id}"
 
 
-def test_record_only_flushes_so_a_rollback_removes_the_entry_and_its_sequence(db, record_entries):
+def test_record_never_commits_so_a_rollback_removes_the_entry_and_its_sequence(db, record_entries):
     record_entries(2)
     record(actions.CUSTOMER_VIEW, actor=AGENT)
     db.session.rollback()
-    assert record(actions.CUSTOMER_VIEW, actor=AGENT).sequence == 3
-    db.session.commit()
+    entry = record(actions.CUSTOMER_VIEW, actor=AGENT)
+    sequence_audit(db)
+    assert entry.sequence == 3
     assert sequences(db) == [1, 2, 3]
 
 
@@ -67,7 +70,7 @@ def test_hash_survives_the_database_round_trip(db):
                      justification="Ticket 4711, caller confirmed identity\nsecond line",
                      request_id="req-42", client_address="203.0.113.7",
                      details={"ticket": "4711", "attempt": 2, "masked": False, "note": None})
-    db.session.commit()
+    sequence_audit(db)
     expected = written.hash
     db.session.expunge_all()
     row = db.session.execute(sa.select(AuditEntry.__table__)).one()._mapping
@@ -143,7 +146,7 @@ def test_missing_head_row_is_rebuilt_from_the_last_entry(db, record_entries, tam
     entries = record_entries(2)
     tamper("DELETE FROM audit_head")
     entry = record(actions.CUSTOMER_VIEW, actor=AGENT)
-    db.session.commit()
+    sequence_audit(db)
     assert (entry.sequence, entry.prev_hash) == (3, entries[-1].hash)
     assert verify_chain().ok
 
@@ -198,8 +201,10 @@ def test_rectification_that_changes_nothing_is_not_audited(db, create_customer):
 def test_concurrent_writers_never_fork_the_chain_or_skip_a_sequence(app, db, database_url, tmp_path):
     """16 writers, each in its own thread, session and connection, append at once.
 
-    Every third transaction rolls back: its claimed sequence number must be
-    reused, not lost. Afterwards the numbers run 1..N and the chain verifies.
+    Every third transaction rolls back: it must leave no entry, and on
+    SQLite its claimed sequence number must be reused, not lost. Afterwards
+    (and after the sequencer ran, on PostgreSQL) the numbers run 1..N, they
+    belong to exactly the committed entries, and the chain verifies.
     """
     writers, transactions, per_transaction = 16, 4, 2
     # A pool with a connection per writer, so all of them really are concurrent.
@@ -227,7 +232,7 @@ def test_concurrent_writers_never_fork_the_chain_or_skip_a_sequence(app, db, dat
                         continue
                     concurrent_db.session.commit()
                     with lock:
-                        committed.extend(e.sequence for e in entries)
+                        committed.extend(e.id for e in entries)
                 concurrent_db.session.remove()
         except BaseException as exc:  # reported below, with the thread's number
             errors.append(exc)
@@ -242,7 +247,9 @@ def test_concurrent_writers_never_fork_the_chain_or_skip_a_sequence(app, db, dat
 
     assert errors == []
     expected = writers * (transactions - 1) * per_transaction
-    assert sorted(committed) == list(range(1, expected + 1))
+    sequence_audit(db)
+    assert len(set(committed)) == expected
+    assert set(db.session.scalars(sa.select(AuditEntry.id))) == set(committed)
     assert sequences(db) == list(range(1, expected + 1))
     result = verify_chain()
     assert result.ok and result.checked == expected, result.summary()

@@ -128,3 +128,28 @@ def test_list_limits_newest_first(runner, record_entries):
 def test_list_with_a_malformed_customer_id_is_a_usage_error(runner):
     result = runner.invoke(args=["audit", "list", "--customer", "not-a-uuid"])
     assert result.exit_code == 2 and "customer id" in result.output
+
+
+def test_status_reports_the_head_and_nothing_waiting(runner, record_entries):
+    record_entries(3)
+    result = runner.invoke(args=["audit", "status"])
+    assert result.exit_code == 0, result.output
+    assert "Chain head: entry 3." in result.output
+    assert "Waiting for a place: 0 entries." in result.output
+
+
+def test_status_fails_when_entries_wait_too_long_with_no_sequencer(app, db, runner, monkeypatch):
+    from consentmgr.audit.sequencer import sequenced_inline
+    from consentmgr.audit.services import record
+    from tests.audit.helpers import AGENT
+
+    record("customer.view", actor=AGENT)
+    db.session.commit()
+    if sequenced_inline(db.session):
+        assert "inline" in runner.invoke(args=["audit", "status"]).output
+        return
+    monkeypatch.setitem(app.config, "AUDIT_SEQUENCE_DELAY_SECONDS", 0)
+    result = runner.invoke(args=["audit", "status"])
+    assert result.exit_code == 1
+    assert "Sequencer: none running" in result.output
+    assert "Waiting for a place: 1 entry" in result.output

@@ -15,12 +15,18 @@ from consentmgr.audit import actions
 from consentmgr.audit.services import verify_chain
 from consentmgr.consent import services
 from consentmgr.consent.ledger import AUDIT_ACTIONS
-from consentmgr.consent.models import ConsentAction, ConsentEvent, ConsentState, LedgerIsAppendOnly
+from consentmgr.consent.models import (
+    ConsentAction,
+    ConsentEvent,
+    ConsentState,
+    LedgerIsAppendOnly,
+)
 from consentmgr.consent.services import ConsentNotApplicable, Evidence, UnknownPurpose
 from consentmgr.customers.services import CustomerNotFound
 from consentmgr.errors import ValidationFailed
 from tests.conftest import postgresql_only
 from tests.consent.conftest import CUSTOMER_ACTOR
+from tests.fixtures.audit import sequence_audit
 
 PORTAL = {"actor": CUSTOMER_ACTOR, "channel": "portal"}
 
@@ -75,7 +81,7 @@ def test_state_always_equals_the_last_event_per_purpose(db, policies, create_cus
         last = db.session.scalars(
             sa.select(ConsentEvent).where(ConsentEvent.customer_id == customer.id,
                                           ConsentEvent.purpose == purpose)
-            .order_by(ConsentEvent.audit_sequence.desc())).first()
+            .order_by(ConsentEvent.audit_entry_id.desc())).first()
         state = db.session.get(ConsentState, (customer.id, purpose))
         if last is None:
             assert state is None
@@ -210,7 +216,7 @@ def test_every_change_is_audited_and_the_feed_orders_them(db, policies, create_c
     services.grant_consent(customer, "marketing-email", **PORTAL)
     services.withdraw_consent(customer, "marketing-email", **PORTAL)
     services.object_to_processing(customer, "analytics", **PORTAL)
-    db.session.commit()
+    sequence_audit(db)
     feed = services.change_feed(after=0)
     assert [(f.type, f.purpose, f.status) for f in feed] == [
         ("consent.granted", "marketing-email", "given"),
@@ -229,7 +235,7 @@ def test_erasure_and_restriction_appear_in_the_feed_and_stop_every_use(db, polic
     services.grant_consent(gone, "marketing-email", **PORTAL)
     restrict_processing(kept, actor=CUSTOMER_ACTOR)
     erase_customer(gone, actor=CUSTOMER_ACTOR)
-    db.session.commit()
+    sequence_audit(db)
     assert services.check_consent(gone.id, "marketing-email").reason == "erased"
     assert services.check_consent(kept.id, "analytics").reason == "restricted"
     assert [f.type for f in services.change_feed()] == [
@@ -241,7 +247,7 @@ def test_every_ledger_action_is_recorded_under_its_audit_constant(db, policies, 
     assert set(AUDIT_ACTIONS.values()) <= set(actions.FEED_ACTIONS)
     customer = create_customer()
     refused = services.honour_gpc(customer, actor=CUSTOMER_ACTOR)  # nothing given: a refusal
-    db.session.commit()
+    sequence_audit(db)
     assert [e.action for e in refused] == [ConsentAction.REFUSED]
     assert services.change_feed()[-1].type == actions.CONSENT_REFUSED
 

@@ -2,8 +2,8 @@
 
 Whether an address belongs to a customer is personal data in itself. A
 request for a customer's address and one for any other address run the same
-statements, write the same rows and queue the same mail; only the customer's
-message is ever delivered.
+statements, write the same rows and queue the same (sealed) mail; only the
+customer's message is ever delivered, by the worker.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ import time_machine
 from consentmgr.customers import signin
 from consentmgr.customers.models import PortalSignInToken
 from consentmgr.customers.services import create_customer, erase_customer
-from consentmgr.mail import queued_mail, wait_for_mail
+from consentmgr.mail import OutboxMessage, queued_mail
 from consentmgr.unit_of_work import unit_of_work
 from tests.conftest import TEST_ACTOR
+from tests.fixtures.smtp import deliver_mail
 
 _TOKEN = re.compile(r"/portal/sign-in/[A-Za-z0-9_-]+")
 
@@ -32,8 +33,9 @@ class Shape:
 
     statements: list[tuple[str, int]]  # SQL text (no parameters) and rows it wrote
     rows_added: dict[str, int]  # per table
-    mail: list[tuple[str, str, str]]  # From, Subject, body with the token blanked
+    mail: list[tuple[str, str]]  # Subject, body with the token blanked
     delivered: list[bool]
+    sealed: list[tuple[int, int, int]]  # the outbox row as stored: sizes of its three values
 
 
 def _row_counts(db) -> dict[str, int]:
@@ -50,6 +52,8 @@ def ask(db, email: str) -> Shape:
     """Request a link for ``email`` in a fresh unit of work, as a request would."""
     db.session.remove()  # a fresh session: nothing loaded, no keys cached
     before = _row_counts(db)
+    waiting = len(queued_mail())
+    rows = set(db.session.scalars(sa.select(OutboxMessage.id)))
     statements: list[tuple[str, int]] = []
     pending: dict[int, str] = {}
 
@@ -68,19 +72,20 @@ def ask(db, email: str) -> Shape:
     try:
         with unit_of_work():
             signin.request_sign_in_link(email)
-            queued = queued_mail()
     finally:
         for engine in engines:
             sa.event.remove(engine, "before_cursor_execute", before_execute)
             sa.event.remove(engine, "after_cursor_execute", after_execute)
     after = _row_counts(db)
+    queued = queued_mail()[waiting:]
+    stored = db.session.scalars(sa.select(OutboxMessage).where(OutboxMessage.id.not_in(rows)))
     return Shape(
         statements=statements,
         rows_added={name: after[name] - before[name] for name in after
                     if after[name] != before[name]},
-        mail=[(q.message["From"], q.message["Subject"],
-               _TOKEN.sub("/portal/sign-in/TOKEN", q.message.get_content())) for q in queued],
+        mail=[(q.subject, _TOKEN.sub("/portal/sign-in/TOKEN", q.body)) for q in queued],
         delivered=[q.deliver for q in queued],
+        sealed=[(len(row.master_key_id), len(row.wrapped_key), len(row.sealed)) for row in stored],
     )
 
 
@@ -115,7 +120,9 @@ def test_a_customer_and_an_unknown_address_write_the_same_rows(db, known):
     customer = ask(db, "ada@example.org")
     stranger = ask(db, "nobody@example.org")
 
-    assert stranger.rows_added == customer.rows_added == {"portal_sign_in_tokens": 1}
+    # The token, and the sealed message with the job that delivers it.
+    assert stranger.rows_added == customer.rows_added == {
+        "portal_sign_in_tokens": 1, "mail_outbox": 1, "jobs": 1}
 
 
 def test_a_customer_and_an_unknown_address_queue_the_same_mail(db, known):
@@ -123,8 +130,16 @@ def test_a_customer_and_an_unknown_address_queue_the_same_mail(db, known):
     stranger = ask(db, "nobody@example.org")
 
     assert len(customer.mail) == 1 and stranger.mail == customer.mail
-    # ... and only the customer's is delivered: the courier drops the other.
+    # ... and only the customer's is delivered: the worker drops the other.
     assert customer.delivered == [True] and stranger.delivered == [False]
+
+
+def test_the_stored_outbox_rows_do_not_tell_a_customer_from_an_unknown_address(db, known):
+    customer = ask(db, "ada@example.org")
+    stranger = ask(db, "somebody.with.a.longer.address@example.org")
+
+    # Sealed and padded: neither the deliver flag nor the address length shows.
+    assert len(customer.sealed) == 1 and stranger.sealed == customer.sealed
 
 
 def test_an_erased_customers_address_gets_the_same_shape_as_an_unknown_one(db, known,
@@ -132,8 +147,8 @@ def test_an_erased_customers_address_gets_the_same_shape_as_an_unknown_one(db, k
     customer = ask(db, "ada@example.org")
     erased = ask(db, erased_address)
 
-    assert (erased.statements, erased.rows_added, erased.mail) == (
-        customer.statements, customer.rows_added, customer.mail)
+    assert (erased.statements, erased.rows_added, erased.mail, erased.sealed) == (
+        customer.statements, customer.rows_added, customer.mail, customer.sealed)
     assert erased.delivered == [False]
 
 
@@ -188,9 +203,9 @@ def test_only_the_customer_gets_mail_through_a_real_server(smtp_app):
         for email in ("nobody@example.org", "ada@example.org", "else@example.org"):
             with unit_of_work():
                 signin.request_sign_in_link(email)
-        assert wait_for_mail(10)  # the courier handled all three
+    assert deliver_mail(app) >= 3  # the worker handled all three
 
     assert [m["To"] for m in inbox.messages] == ["ada@example.org"]
     assert inbox.recipients == ["ada@example.org"]  # no other address was even named
-    # ... but the courier held the same conversation up to it three times.
+    # ... but the worker held the same conversation up to it three times.
     assert len(inbox.senders) == 3

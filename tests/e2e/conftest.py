@@ -6,8 +6,8 @@
   and add keys.
 * ``smtp_inbox`` — a real SMTP server (aiosmtpd) on a free loopback port;
   the live app mails to it. ``smtp_inbox.to(address)``.
-* ``live_server`` — the app on ``http://127.0.0.1:<free port>``, on its own
-  SQLite database, migrated, with the shipped privacy policy published and
+* ``live_server`` — the app on ``http://127.0.0.1:<free port>``, with its
+  worker on a thread beside it (it sends the mail), on its own SQLite database, migrated, with the shipped privacy policy published and
   demo customers loaded (see :func:`seed_live_database`, the place to add
   staff users and the like). Exposes ``.url``, ``.app`` and
   ``.url_for(path)``. Tests share it, so they must not depend on each
@@ -29,7 +29,7 @@ from werkzeug.serving import make_server
 from consentmgr import create_app
 from tests.conftest import base_config
 from tests.e2e import CHROMIUM, CHROMIUM_ARGS
-from tests.fixtures.smtp import Inbox, running_smtp
+from tests.fixtures.smtp import Inbox, running_smtp, running_worker
 
 DEMO_CUSTOMERS = 5
 
@@ -88,7 +88,7 @@ def seed_live_database(app: Flask) -> None:
 
 @pytest.fixture(scope="session")
 def live_server(live_server_config) -> Iterator[LiveServer]:
-    """The app served by werkzeug on a free loopback port, in a background thread."""
+    """The app served by werkzeug on a free loopback port, and its worker, in background threads."""
     server = make_server("127.0.0.1", 0, None, threaded=True)  # app bound below
     url = f"http://127.0.0.1:{server.server_port}"
     app = create_app({**live_server_config, "CONSENTMGR_BASE_URL": url})
@@ -97,7 +97,8 @@ def live_server(live_server_config) -> Iterator[LiveServer]:
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
-        yield LiveServer(url=url, app=app)
+        with running_worker(app):  # as make run: the worker sends what requests queued
+            yield LiveServer(url=url, app=app)
     finally:
         server.shutdown()
         thread.join(timeout=10)

@@ -18,17 +18,18 @@ def test_worker_once_runs_every_due_schedule(runner, db):
     result = runner.invoke(args=["worker", "--once"])
 
     assert result.exit_code == 0, result.output
-    assert "Ran 4 job(s)." in result.output
+    assert "Ran 5 job(s);" in result.output
     names = set(db.session.scalars(sa.select(JobSchedule.name)))
     assert names == {"sessions.purge", "apiclients.purge-idempotency-keys",
-                     "customers.purge-sign-in-tokens", "jobs.purge-settled"}
+                     "customers.purge-sign-in-tokens", "jobs.purge-settled",
+                     "mail.purge-undeliverable"}
     assert {job.state for job in db.session.scalars(sa.select(Job))} == {"done"}
 
 
 def test_worker_once_does_not_run_a_schedule_again_within_its_hour(runner, db):
     runner.invoke(args=["worker", "--once"])
 
-    assert "Ran 0 job(s)." in runner.invoke(args=["worker", "--once"]).output
+    assert "Ran 0 job(s);" in runner.invoke(args=["worker", "--once"]).output
 
 
 def test_worker_purges_spent_sign_in_tokens(runner, db):

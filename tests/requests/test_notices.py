@@ -7,11 +7,11 @@ import datetime as dt
 
 from consentmgr.customers import services as customers
 from consentmgr.customers.signin import portal_actor
-from consentmgr.mail import wait_for_mail
 from consentmgr.policies.services import publish_policies
 from consentmgr.requests import notices, services
 from consentmgr.unit_of_work import unit_of_work
 from tests.conftest import SHIPPED_POLICIES_DIR, TEST_ACTOR
+from tests.fixtures.smtp import deliver_mail
 from tests.requests.conftest import DPO
 
 UTC = dt.timezone.utc
@@ -85,7 +85,7 @@ def test_the_erasure_mails_arrive_at_a_real_smtp_server(smtp_app):
                                         channel="portal")
         with unit_of_work():
             services.approve_request(services.get_request(req.id), actor=DPO)
-        assert wait_for_mail(10)
+    deliver_mail(app)
     subjects = [m["Subject"] for m in inbox.messages]
     assert subjects == ["We have received your request", "Your request has been answered"]
     assert all(m["To"] == "smtp-erase@example.org" for m in inbox.messages)

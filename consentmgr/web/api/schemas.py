@@ -414,8 +414,10 @@ class ConsentEventSchema(Schema):
     notice_hash = fields.String(required=True)
     recorded_at = fields.AwareDateTime(required=True)
     collected_at = fields.AwareDateTime(allow_none=True, required=True)
-    cursor = fields.Integer(required=True, metadata={
-        "description": "This change's position in the change feed (GET /events)."})
+    cursor = fields.Integer(required=True, allow_none=True, metadata={
+        "description": "This change's position in the change feed (GET /events), or null "
+                       "where it gets its position just after the answer (PostgreSQL: within "
+                       "CONSENTMGR_AUDIT_SEQUENCE_DELAY_SECONDS, default 1 s)."})
 
 
 # -------------------------------------------------------------------- events

@@ -34,6 +34,7 @@ from consentmgr.unit_of_work import transactional
 from consentmgr.web.api import schemas as s
 from consentmgr.web.api.auth import current_client, requires
 from consentmgr.web.api.blueprint import blp, problems
+from consentmgr.web.api.fast_json import decision_document, plain_checks, unknown_document
 from consentmgr.web.api.idempotency import idempotent_operation
 
 
@@ -234,7 +235,7 @@ class CustomerConsents(MethodView):
                 "action": event.action.value, "status": event.status.value,
                 "channel": event.channel.value, "policy_version": event.policy_version,
                 "notice_hash": event.notice_hash, "recorded_at": event.occurred_at,
-                "collected_at": event.collected_at, "cursor": event.audit_sequence}
+                "collected_at": event.collected_at, "cursor": event.feed_cursor}
 
 
 @blp.route("/customers/<uuid:customer_id>/consents/<purpose>", tags=["Consent"])
@@ -253,13 +254,7 @@ class ConsentCheck(MethodView):
         decision = consent.check_consent(customer_id, purpose)
         # The hot path: dumped by hand (the schema above still documents it and
         # schemathesis checks the two agree), saving the marshmallow pass.
-        updated = decision.updated_at.isoformat() if decision.updated_at is not None else None
-        return current_app.response_class(json.dumps({
-            "customer_id": str(decision.customer_id), "purpose": decision.purpose,
-            "allowed": decision.allowed, "status": decision.status,
-            "policy_version": decision.policy_version, "reason": decision.reason,
-            "updated_at": updated,
-        }), mimetype="application/json")
+        return _json(decision_document(decision))
 
 
 @blp.route("/consent-checks", tags=["Consent"])
@@ -267,10 +262,11 @@ class ConsentChecks(MethodView):
     """Many checks at once."""
 
     @requires("consent:read")
-    @blp.arguments(s.ConsentChecksInputSchema)
+    @blp.doc(requestBody={"required": True,
+                          "content": {"application/json": {"schema": s.ConsentChecksInputSchema}}})
     @blp.response(200, s.ConsentChecksSchema)
     @problems(400, 413, 415, 422)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+    def post(self) -> Any:
         """Check up to 1,000 customer/purpose pairs
 
         Results come in the order sent. An unknown customer or purpose is
@@ -278,18 +274,25 @@ class ConsentChecks(MethodView):
         unknown` and `reason: unknown-customer` or `unknown-purpose`. A read:
         safe to retry, so no Idempotency-Key is needed.
         """
-        pairs = [(check["customer_id"], check["purpose"]) for check in data["checks"]]
+        # Parsed and dumped by hand when the body is plain (fast_json.py); any
+        # other body goes through the documented schema and its messages.
+        pairs = plain_checks(request.get_json(silent=True))
+        if pairs is None:
+            data = blp.ARGUMENTS_PARSER.parse(s.ConsentChecksInputSchema, location="json")
+            pairs = [(check["customer_id"], check["purpose"]) for check in data["checks"]]
         results = []
         for (customer_id, slug), result in zip(pairs, consent.check_many(pairs)):
             if isinstance(result, NotFound):
                 reason = ("unknown-purpose" if isinstance(result, consent.UnknownPurpose)
                           else "unknown-customer")
-                results.append({"customer_id": customer_id, "purpose": slug, "allowed": False,
-                                "status": "unknown", "policy_version": None, "reason": reason,
-                                "updated_at": None})
+                results.append(unknown_document(customer_id, slug, reason))
             else:
-                results.append(_decision(result))
-        return {"results": results}
+                results.append(decision_document(result))
+        return _json({"results": results})
+
+
+def _json(document: dict[str, Any]) -> Any:
+    return current_app.response_class(json.dumps(document), mimetype="application/json")
 
 
 # -------------------------------------------------------------------- events

@@ -14,11 +14,20 @@ import io
 import json
 from typing import Any, Iterator
 
-from flask import Response, g, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    current_app,
+    g,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from wtforms.fields.choices import SelectChoice
 
 from consentmgr.audit import actions
 from consentmgr.audit import services as audit
+from consentmgr.audit.sequencer import max_delay
 from consentmgr.errors import ValidationFailed
 from consentmgr.runtime import runtime
 from consentmgr.staff.directory import staff_directory
@@ -98,7 +107,8 @@ def audit_log():
                                            offset=(page - 1) * PAGE_SIZE)
         except ValidationFailed as exc:
             _attach(form, exc)
-    verification = audit.verify_chain(signing_key=runtime().settings.audit_signing_key)
+    verification = audit.verify_chain(signing_key=runtime().settings.audit_signing_key,
+                                      sequence_delay=max_delay(current_app.config))
     directory = staff_directory(
         {e.actor_id for e in entries if e.actor_type == "staff"})
     pages = max(1, -(-total // PAGE_SIZE))
@@ -135,9 +145,9 @@ def _csv_rows(filters: dict[str, Any]) -> Iterator[str]:
         for entry in batch:
             # Newest first: entries appended meanwhile push older ones to later
             # offsets, so a row can come round twice but none is skipped.
-            if last is not None and entry.sequence >= last:
+            if last is not None and entry.id >= last:
                 continue
-            last = entry.sequence
+            last = entry.id
             item = entry.as_record()
             item["fields"] = " ".join(item["fields"])
             item["details"] = json.dumps(item["details"], sort_keys=True, ensure_ascii=False)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from tests.web.api.conftest import assert_problem
+import pytest
+
 from tests.conftest import TEST_ACTOR
+from tests.web.api.conftest import assert_problem
 
 
 def _check(client, headers, customer_id, purpose):
@@ -110,6 +112,34 @@ def test_more_than_a_thousand_checks_are_refused(client, bearer, policy):
 
 def test_an_empty_batch_is_refused(client, bearer):
     assert_problem(client.post("/api/v1/consent-checks", json={"checks": []}, headers=bearer), 422)
+
+
+def test_a_batch_in_any_form_the_schema_takes_answers_like_the_plain_form(client, bearer, policy,
+                                                                           create_customer):
+    """The hand-written parser takes only plain bodies; the schema takes the rest, alike."""
+    customer = create_customer()
+    _record(client, bearer, customer.id, purpose="marketing-email", action="granted")
+    plain = {"customer_id": str(customer.id), "purpose": "marketing-email"}
+    spellings = [str(customer.id).upper(), "{" + str(customer.id) + "}", customer.id.hex]
+    answers = [client.post("/api/v1/consent-checks", headers=bearer, json={"checks": [
+        {**plain, "customer_id": spelling}]}).get_json() for spelling in [plain["customer_id"],
+                                                                          *spellings]]
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["results"][0]["allowed"] is True
+    assert answers[0]["results"][0]["customer_id"] == str(customer.id)
+
+
+@pytest.mark.parametrize("check, field", [
+    ({"customer_id": "not-a-uuid", "purpose": "analytics"}, "checks.0.customer_id"),
+    ({"customer_id": str(uuid.UUID(int=1)), "purpose": "Analytics!"}, "checks.0.purpose"),
+    ({"customer_id": str(uuid.UUID(int=1)), "purpose": "analytics\n"}, "checks.0.purpose"),
+    ({"customer_id": str(uuid.UUID(int=1))}, "checks.0.purpose"),
+    ({"customer_id": str(uuid.UUID(int=1)), "purpose": "analytics", "extra": 1}, "checks.0.extra"),
+])
+def test_a_bad_pair_is_named_by_its_position(client, bearer, check, field):
+    body = assert_problem(client.post("/api/v1/consent-checks", json={"checks": [check]},
+                                      headers=bearer), 422)
+    assert field in body["errors"]
 
 
 def test_recording_keeps_the_evidence_and_the_notice_shown(client, db, bearer, policy,

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
+from consentmgr.audit.leader import SequencerLoop
+from consentmgr.audit.sequencer import backlog
 from tests.conftest import TEST_ACTOR
+from tests.fixtures.audit import sequence_audit
 
 
 def _feed(client, headers, after=0, limit=100):
@@ -22,7 +26,7 @@ def test_the_feed_lists_consent_changes_oldest_first(client, db, bearer, policy,
     customer = create_customer()
     _grant(customer)
     _grant(customer, action="withdraw")
-    db.session.commit()
+    sequence_audit(db)
     page = _feed(client, bearer)
     assert [(e["type"], e["purpose"], e["status"]) for e in page["events"]] == [
         ("consent.granted", "marketing-email", "given"),
@@ -36,7 +40,7 @@ def test_reading_after_a_cursor_continues_where_the_last_page_ended(client, db, 
     customers = [create_customer() for _ in range(3)]
     for customer in customers:
         _grant(customer)
-    db.session.commit()
+    sequence_audit(db)
     first = _feed(client, bearer, limit=2)
     rest = _feed(client, bearer, after=first["next_cursor"])
     assert [e["customer_id"] for e in first["events"] + rest["events"]] == [str(c.id) for c in customers]
@@ -50,7 +54,7 @@ def test_restrictions_and_erasures_are_in_the_feed(client, db, bearer, create_cu
     customer = create_customer()
     restrict_processing(customer, actor=TEST_ACTOR)
     erase_customer(customer, actor=TEST_ACTOR)
-    db.session.commit()
+    sequence_audit(db)
     assert [e["type"] for e in _feed(client, bearer)["events"]] == [
         "customer.restricted", "customer.erased"]
 
@@ -73,9 +77,10 @@ def test_concurrent_writers_never_make_a_reader_miss_a_change(app, client, db, b
                                                              create_customer):
     """Writers commit in parallel while a reader polls; the reader sees every change once, in order.
 
-    The cursor is the audit sequence, taken under the audit head lock, so a
-    change that commits later always has a larger cursor than one already
-    read (on PostgreSQL the writers really overlap; on SQLite they queue).
+    The cursor is the audit sequence, given after commit by the one
+    sequencer (running here as in the worker; inline on SQLite), so a change
+    sequenced later always has a larger cursor than one already read (on
+    PostgreSQL the writers really overlap; on SQLite they queue).
     """
     from consentmgr.customers.services import get_customer
 
@@ -111,13 +116,21 @@ def test_concurrent_writers_never_make_a_reader_miss_a_change(app, client, db, b
 
     threads = [threading.Thread(target=writer, args=(customer_id,)) for customer_id in ids]
     polling = threading.Thread(target=reader)
+    sequencer = SequencerLoop(app, name="test")
+    sequencing = sequencer.start()
     polling.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    deadline = time.monotonic() + 10
+    while backlog(db.session).count and time.monotonic() < deadline:
+        time.sleep(0.02)
     done.set()
     polling.join(timeout=60)
+    sequencer.stopping.set()
+    if sequencing is not None:
+        sequencing.join(timeout=10)
 
     assert errors == []
     cursors = [event["cursor"] for event in seen]

@@ -13,6 +13,7 @@ from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.models import AuditEntry
 from tests.conftest import TEST_ACTOR
+from tests.fixtures.audit import sequence_audit
 from tests.web.api.conftest import assert_problem
 
 REQUEST_FIELDS = {"id", "customer_id", "type", "status", "channel", "purpose", "received_at",
@@ -336,6 +337,7 @@ def test_the_restricted_problem_type_is_explained_on_the_api_page(client):
 def test_the_feed_names_the_request_of_each_transition(client, db, bearer, create_customer):
     customer = create_customer()
     request_id = _file(client, bearer, customer.id, "restriction").get_json()["id"]
+    sequence_audit(db)
     events = client.get("/api/v1/events", headers=bearer).get_json()["events"]
     by_type = {e["type"]: e for e in events}
     assert {"request.received", "customer.restricted", "request.completed"} <= set(by_type)
@@ -357,6 +359,7 @@ def test_clients_that_read_the_feed_past_the_completion_are_listed_as_notified(
     assert client.get(f"/api/v1/requests/{request_id}", headers=filer).get_json()[
         "notified_clients"] == []
 
+    sequence_audit(db)
     page = client.get("/api/v1/events?limit=1000", headers=crm).get_json()
     notified = client.get(f"/api/v1/requests/{request_id}", headers=filer).get_json()[
         "notified_clients"]
@@ -371,6 +374,7 @@ def test_a_client_that_stopped_before_the_completion_is_not_notified(client, db,
     crm = headers_with("events:read", name="crm")
     customer = create_customer()
     request_id = _file(client, filer, customer.id, "restriction").get_json()["id"]
+    sequence_audit(db)
     client.get("/api/v1/events?limit=1", headers=crm)  # only request.received
     assert client.get(f"/api/v1/requests/{request_id}", headers=filer).get_json()[
         "notified_clients"] == []

@@ -20,9 +20,9 @@ from consentmgr.customers import email_change, signin
 from consentmgr.customers import services as customers
 from consentmgr.customers.models import Customer, PortalEmailChange, PortalSignInToken
 from consentmgr.extensions import limiter
-from consentmgr.mail import wait_for_mail
 from consentmgr.unit_of_work import unit_of_work
 from tests.conftest import TEST_ACTOR, RequestPerContextClient
+from tests.fixtures.smtp import deliver_mail
 from tests.web.portal.conftest import csrf_from, post_form
 
 DETAILS = "/portal/details"
@@ -356,8 +356,7 @@ def test_the_rate_limit_store_never_holds_the_customer_id(client, signed_in, out
 
 
 def _newest_path(app, inbox, address: str, pattern: re.Pattern, subject: str) -> str | None:
-    with app.app_context():
-        assert wait_for_mail(10)
+    deliver_mail(app)
     message = inbox.to(address)[-1]
     assert message["Subject"] == subject
     match = pattern.search(message.get_payload(decode=True).decode())

@@ -17,6 +17,7 @@ from consentmgr.customers.services import erase_customer
 from consentmgr.customers.signin import PortalSignInToken
 from consentmgr.extensions import limiter
 from tests.conftest import TEST_ACTOR
+from tests.fixtures.smtp import deliver_mail
 from tests.web.portal.conftest import csrf_from, link_path, mail_link, post_form
 
 SIGN_IN = "/portal/sign-in"
@@ -29,7 +30,7 @@ def outbox(monkeypatch):
     """Messages the sign-in service hands to the mailer to deliver: (to, subject, body).
 
     An unknown address's message is queued undeliverable (``deliver=False``,
-    see test_signin_shape.py); it is left out here, as the courier drops it.
+    see test_signin_shape.py); it is left out here, as the worker drops it.
     """
     sent: list[tuple[str, str, str]] = []
 
@@ -108,8 +109,10 @@ def test_the_mailed_link_leads_to_the_portal_on_the_base_url(client, app, custom
     assert f"{base_url}/portal/sign-in/" in body and "15 minutes" in body
 
 
-def test_in_development_the_console_shows_the_whole_link_on_one_line(client, customer, capsys):
+def test_in_development_the_console_shows_the_whole_link_on_one_line(app, client, customer,
+                                                                    capsys):
     ask_for_link(client, customer.email)  # no SMTP server configured: mail goes to stdout
+    deliver_mail(app)  # printed by the worker, as in make run
 
     printed = capsys.readouterr().out
     assert re.search(r"^http://\S+/portal/sign-in/[A-Za-z0-9_-]{32}$", printed, re.MULTILINE)

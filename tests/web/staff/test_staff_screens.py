@@ -18,12 +18,12 @@ from consentmgr.audit.services import record
 from consentmgr.consent.models import ConsentEvent
 from consentmgr.staff import services
 from consentmgr.web.staff import audit_log, customers
+from tests.fixtures.audit import sequence_audit
 from tests.fixtures.staff import (  # noqa: F401
     create_staff_user,
     csrf_token,
     sign_in_as,
 )
-
 
 PERSON = {"email": "ada.example@example.org", "name": "Ada Example", "phone": "+44 20 7946 0958",
           "postal_address": "1 Example Street\nLondon", "date_of_birth": "1985-04-12"}
@@ -217,7 +217,7 @@ def test_withdrawing_by_phone_takes_the_same_one_form(client, db, agent, ada,
 
     db.session.expire_all()
     assert [e.action.value for e in db.session.scalars(
-        sa.select(ConsentEvent).order_by(ConsentEvent.audit_sequence))] == ["granted", "withdrawn"]
+        sa.select(ConsentEvent).order_by(ConsentEvent.audit_entry_id))] == ["granted", "withdrawn"]
 
 
 def test_consent_without_an_evidence_note_is_refused_and_changes_nothing(client, db, agent, ada,
@@ -264,7 +264,7 @@ def _seed_trail(db, count: int = 3) -> tuple[Actor, uuid.UUID]:
            reason_code="customer-request", justification="=HYPERLINK(\"x\") typed by staff")
     record(actions.CUSTOMER_VIEW, actor=Actor("staff", str(uuid.uuid4()), "dpo"),
            subject_id=uuid.uuid4())
-    db.session.commit()
+    sequence_audit(db)
     return actor, subject
 
 
@@ -357,7 +357,7 @@ def test_the_csv_export_covers_every_page(client, db, dpo, monkeypatch):
     actor = Actor("staff", str(uuid.uuid4()), "agent")
     for _ in range(5):
         record(actions.CUSTOMER_SEARCH, actor=actor, details={"by": "id", "found": False})
-    db.session.commit()
+    sequence_audit(db)
 
     rows = list(csv.DictReader(io.StringIO(
         client.get(f"/staff/audit.csv?actor={actor.id}").get_data(as_text=True))))
