@@ -39,6 +39,8 @@ INDEX_LABELS = (
     "consent-evidence",  # client address and user agent in consent evidence
     "portal-sign-in-rate-limit",  # per-address sign-in counters
     "portal-email-change-rate-limit",  # per-customer email-change counters
+    "external-ref",  # API clients' own references (CRM ids) for customers
+    "idempotency-key",  # API clients' Idempotency-Key values
 )
 
 

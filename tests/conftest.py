@@ -24,7 +24,8 @@ from consentmgr.actors import Actor
 from consentmgr.extensions import db as _db
 from consentmgr.web.request_log import BatchedStandardError, access_log
 
-pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp", "tests.fixtures.audit"]
+pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp", "tests.fixtures.audit",
+                  "tests.fixtures.databases"]
 
 PG_URL = os.environ.get("CONSENTMGR_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])

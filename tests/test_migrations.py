@@ -10,14 +10,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
-from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.audit.chain import entry_hash
 from consentmgr.audit.models import GENESIS_HASH
 from consentmgr.audit.services import record, verify_chain
 from consentmgr.extensions import db
 from consentmgr.sql import TZDateTime
-from tests.conftest import base_config
 from tests.fixtures.audit import sequence_audit
 
 
@@ -44,49 +42,30 @@ def test_key_store_has_its_own_version_table(db):
     assert {"alembic_version", "alembic_version_keys", "data_keys", "customers"} <= set(tables)
 
 
-def test_upgrading_keeps_an_existing_trail_verifiable(database_url, tmp_path):
+def test_upgrading_keeps_an_existing_trail_verifiable(database_at):
     """A trail written before entries were sequenced after commit survives the upgrade intact."""
-    url = sa.engine.make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        url = url.set(database=str(tmp_path / "old.db"))
-    else:
-        url = url.set(database=f"{url.database}_upgrade")
-        server = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with server.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-    app = create_app(base_config(url.render_as_string(hide_password=False), str(tmp_path)))
-    try:
-        with app.app_context():
-            upgrade(revision="0011_jobs")
-            prev, rows = GENESIS_HASH, []
-            for sequence in (1, 2, 3):
-                values = {"sequence": sequence, "occurred_at": dt.datetime(
-                    2026, 1, 1, 12, sequence, tzinfo=dt.timezone.utc), "actor_type": "staff",
-                    "actor_id": "old-agent", "actor_role": "agent", "action": "customer.view",
-                    "outcome": "success", "subject_id": uuid.uuid4(), "fields": [],
-                    "reason_code": None, "justification": None, "request_id": None,
-                    "client_hash": None, "details": {}, "prev_hash": prev}
-                values["hash"] = prev = entry_hash(values)
-                rows.append(values)
-            types = {"occurred_at": TZDateTime(), "subject_id": sa.Uuid(), "fields": sa.JSON(),
-                     "details": sa.JSON()}
-            entries = sa.table("audit_entries", *(sa.column(name, types.get(name))
-                                                  for name in rows[0]))
-            head = sa.table("audit_head", sa.column("id"), sa.column("sequence"), sa.column("hash"))
-            with db.engine.begin() as conn:
-                conn.execute(entries.insert(), rows)
-                conn.execute(head.update().values(sequence=3, hash=prev))
-            upgrade()
-            assert verify_chain().checked == 3
-            entry = record("customer.view", actor=Actor("staff", "new-agent", "agent"))
-            sequence_audit(db)
-            assert (entry.id, entry.sequence, entry.prev_hash) == (4, 4, prev)
-            assert verify_chain().checked == 4
-            db.session.remove()
-            db.engine.dispose()
-    finally:
-        if url.get_backend_name() != "sqlite":
-            with server.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-            server.dispose()
+    with database_at("0011_jobs", "upgrade"):
+        prev, rows = GENESIS_HASH, []
+        for sequence in (1, 2, 3):
+            values = {"sequence": sequence, "occurred_at": dt.datetime(
+                2026, 1, 1, 12, sequence, tzinfo=dt.timezone.utc), "actor_type": "staff",
+                "actor_id": "old-agent", "actor_role": "agent", "action": "customer.view",
+                "outcome": "success", "subject_id": uuid.uuid4(), "fields": [],
+                "reason_code": None, "justification": None, "request_id": None,
+                "client_hash": None, "details": {}, "prev_hash": prev}
+            values["hash"] = prev = entry_hash(values)
+            rows.append(values)
+        types = {"occurred_at": TZDateTime(), "subject_id": sa.Uuid(), "fields": sa.JSON(),
+                 "details": sa.JSON()}
+        entries = sa.table("audit_entries", *(sa.column(name, types.get(name))
+                                              for name in rows[0]))
+        head = sa.table("audit_head", sa.column("id"), sa.column("sequence"), sa.column("hash"))
+        with db.engine.begin() as conn:
+            conn.execute(entries.insert(), rows)
+            conn.execute(head.update().values(sequence=3, hash=prev))
+        upgrade()
+        assert verify_chain().checked == 3
+        entry = record("customer.view", actor=Actor("staff", "new-agent", "agent"))
+        sequence_audit(db)
+        assert (entry.id, entry.sequence, entry.prev_hash) == (4, 4, prev)
+        assert verify_chain().checked == 4

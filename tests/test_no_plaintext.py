@@ -54,8 +54,8 @@ def _needles(m: dict[str, str]) -> list[bytes]:
     return needles
 
 
-def test_no_marker_in_any_row_read_with_raw_sql(db):
-    m = _store_marked_customer(db)
+def _rows_holding(db, values) -> list[tuple[str, str]]:
+    """(table, value) for each of ``values`` found in any row, read with raw SQL."""
     found = []
     for metadata in db.metadatas.values():
         for table in metadata.sorted_tables:
@@ -63,10 +63,14 @@ def test_no_marker_in_any_row_read_with_raw_sql(db):
                 for row in conn.execute(sa.select(table)):
                     text = repr(tuple(row)).lower()
                     blob = b"".join(v if isinstance(v, bytes) else str(v).encode() for v in row)
-                    for value in list(m.values()) + ["1971-07-19"]:
-                        if value.lower() in text or value.encode() in blob:
-                            found.append((table.name, value))
-    assert found == []
+                    found += [(table.name, value) for value in values
+                              if value.lower() in text or value.encode() in blob]
+    return found
+
+
+def test_no_marker_in_any_row_read_with_raw_sql(db):
+    m = _store_marked_customer(db)
+    assert _rows_holding(db, list(m.values()) + ["1971-07-19"]) == []
     # The check can fail: the values are there, decrypted, through the model.
     assert services.find_by_email(m["email"]).name == m["name"] + "X"
     pending = db.session.scalar(sa.select(email_change.PortalEmailChange))
@@ -129,3 +133,47 @@ def test_no_marker_in_the_logs(app, db, caplog, client):
     logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
     assert caplog.records, "the check must see log records to mean anything"
     assert [v for v in m.values() if v.lower() in logged.lower()] == []
+
+
+def _store_through_the_api(client, db) -> dict[str, str]:
+    """A customer created over the API with an external ref and an Idempotency-Key, replayed once.
+
+    Returns the markers: the ref (also in the stored answer), the key, and
+    the address and name sent.
+    """
+    from consentmgr.apiclients.services import create_client
+
+    tag = uuid.uuid4().hex[:10]
+    m = {"external_ref": f"CRM{tag}REF", "idempotency_key": f"idem-{tag}-KEY",
+         "email": f"api{tag}@example.org", "name": f"API{tag}NAME"}
+    _, key = create_client("crm", "customers:write customers:read", actor=TEST_ACTOR)
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": m["idempotency_key"]}
+    body = {"external_ref": m["external_ref"], "email": m["email"], "name": m["name"]}
+    first = client.post("/api/v1/customers", json=body, headers=headers)
+    again = client.post("/api/v1/customers", json=body, headers=headers)
+    assert first.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    # The scans below can fail: the answer holds the ref, and the API gives it back.
+    assert again.get_json()["external_ref"] == m["external_ref"]
+    read = client.get(first.headers["Location"], headers={"Authorization": f"Bearer {key}"})
+    assert read.get_json()["external_ref"] == m["external_ref"]
+    return m
+
+
+def test_no_external_ref_idempotency_key_or_answer_in_any_row_read_with_raw_sql(client, db):
+    m = _store_through_the_api(client, db)
+    assert _rows_holding(db, list(m.values())) == []
+
+
+def test_no_external_ref_idempotency_key_or_answer_in_the_database_files(client, db):
+    from consentmgr.apiclients.models import ExternalRef
+
+    m = _store_through_the_api(client, db)
+    # Stored in clear: finding it shows the scan sees the table this test wrote to.
+    ref_index = db.session.scalar(sa.select(ExternalRef.ref_index))
+    if db.engine.dialect.name == "sqlite":
+        data = _sqlite_file_bytes(db)
+    else:
+        data = _postgresql_file_bytes(db)
+    assert ref_index.encode() in data
+    assert [n for n in _needles(m) if n in data] == []

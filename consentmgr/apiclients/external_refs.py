@@ -4,6 +4,12 @@ References are scoped per client: two systems may use the same reference
 for different people. Creating and correcting go through the customers
 service, which validates and audits; this module adds the mapping and
 reports a clash of email addresses as a conflict.
+
+A reference leads to the person in the client's own system, so it is
+stored like an email address: a blind index (keyed HMAC, label
+``external-ref``) of the client's id and the reference finds it, and the
+reference itself is encrypted under the customer's data key, for the
+record the API gives back (see :class:`~consentmgr.apiclients.models.ExternalRef`).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import sqlalchemy as sa
 from consentmgr.apiclients.auth import AuthenticatedClient
 from consentmgr.apiclients.models import ExternalRef
 from consentmgr.apiclients.restriction import refuse_if_restricted
+from consentmgr.crypto import BlindIndexer
 from consentmgr.customers.models import Customer
 from consentmgr.customers.services import (
     create_customer,
@@ -25,6 +32,7 @@ from consentmgr.customers.services import (
 )
 from consentmgr.errors import Conflict, ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.runtime import of_session
 
 MAX_EXTERNAL_REF = 128
 
@@ -49,19 +57,51 @@ def _clean_external_ref(external_ref: Any) -> str:
     return external_ref
 
 
+def external_ref_indexer() -> BlindIndexer:
+    """The blind indexer for API clients' external references."""
+    return of_session(db.session).indexer("external-ref")
+
+
+def indexed_text(client_id: uuid.UUID, external_ref: str) -> str:
+    """What the blind index is computed over: the client's id and its reference.
+
+    The client's id makes the index per client: the same reference sent by
+    two clients gives two unrelated values, so equal values never tell that
+    two systems know someone by the same id. (References are printable: no
+    NUL, so no two pairs give the same text.)
+    """
+    return f"{client_id}\x00{external_ref}"
+
+
 def customer_by_external_ref(client: AuthenticatedClient, external_ref: str) -> Customer | None:
-    """The customer this client knows as ``external_ref``, or None."""
+    """The customer this client knows as ``external_ref``, or None.
+
+    Matches under every configured blind-index key, so lookups keep working
+    while the index is being moved to a new key.
+    """
+    candidates = external_ref_indexer().candidates(indexed_text(client.id, external_ref))
     customer_id = db.session.scalar(
         sa.select(ExternalRef.customer_id)
-        .where(ExternalRef.client_id == client.id, ExternalRef.external_ref == external_ref))
+        .where(ExternalRef.client_id == client.id, ExternalRef.ref_index.in_(candidates)))
     return get_customer(customer_id) if customer_id is not None else None
 
 
 def external_ref_of(client: AuthenticatedClient, customer: Customer) -> str | None:
-    """This client's reference for ``customer``, if it gave one."""
-    return db.session.scalar(
-        sa.select(ExternalRef.external_ref)
+    """This client's reference for ``customer``, if it gave one (decrypted)."""
+    ref = db.session.scalar(
+        sa.select(ExternalRef)
         .where(ExternalRef.client_id == client.id, ExternalRef.customer_id == customer.id))
+    return ref.external_ref if ref is not None else None
+
+
+def _remember_external_ref(client: AuthenticatedClient, customer: Customer,
+                           external_ref: str) -> None:
+    ref = ExternalRef(client_id=client.id, customer_id=customer.id,
+                      ref_index=external_ref_indexer().compute(
+                          indexed_text(client.id, external_ref)))
+    ref.external_ref = external_ref  # encrypted under the customer's key: set after the owner
+    db.session.add(ref)
+    db.session.flush()
 
 
 def _ensure_email_free(details: Mapping[str, Any], *, exclude: uuid.UUID | None) -> None:
@@ -95,8 +135,7 @@ def upsert_customer(
         return existing, False
     customer = create_customer(details, actor=actor)
     if ref is not None:
-        db.session.add(ExternalRef(client_id=client.id, external_ref=ref, customer_id=customer.id))
-        db.session.flush()
+        _remember_external_ref(client, customer, ref)
     return customer, True
 
 

@@ -13,7 +13,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from consentmgr.crypto.codecs import TEXT
 from consentmgr.extensions import db
+from consentmgr.keys.fields import EncryptedField, EncryptedRecord
 from consentmgr.sql import TZDateTime, utcnow
 
 
@@ -49,46 +51,73 @@ class ApiClient(db.Model):
         return f"<ApiClient {self.id} {self.key_prefix}…>"
 
 
-class IdempotencyRecord(db.Model):
+class IdempotencyRecord(EncryptedRecord, db.Model):
     """The first answer to a POST sent with an ``Idempotency-Key``, for replays.
 
-    Keys are scoped per client. ``request_hash`` is a keyed HMAC of method,
-    path and body (never the body itself), and the stored response bodies
-    carry no personal data: POST answers hold ids and statuses only.
+    Nothing a client sent or got back is kept in clear. Keys are scoped per
+    client and stored as a blind index (``key_index``): a client may well
+    build its keys from its own ids. ``request_hash`` is a keyed HMAC of
+    method, path and body (never the body itself). The answer's body is
+    encrypted under the data key of the customer it is about
+    (``customer_id``), so an erasure makes it unreadable, in backups too;
+    the erasure also clears it (``response_body`` and ``location`` NULL), and
+    a replay then answers that the customer was erased. Records live 24
+    hours (``consentmgr.apiclients.idempotency.IDEMPOTENCY_TTL``).
     """
 
     __tablename__ = "api_idempotency_keys"
-    __table_args__ = (sa.UniqueConstraint("client_id", "key"),)
+    __table_args__ = (sa.UniqueConstraint("client_id", "key_index"),)
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                                    primary_key=True)
+    # A UUID made before the first value is encrypted: it is part of the
+    # value's associated data (see consentmgr.keys.fields).
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     client_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("api_clients.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(sa.String(255))
+    key_index: Mapped[str] = mapped_column(sa.String(80))
     request_hash: Mapped[str] = mapped_column(sa.String(64))
     status_code: Mapped[int] = mapped_column(sa.SmallInteger)
-    response_body: Mapped[str] = mapped_column(sa.Text)
     location: Mapped[str | None] = mapped_column(sa.String(255))
+    # Whose data key encrypts the answer; None for an answer about no customer
+    # (then no body is kept: a replay has the status and Location only).
+    customer_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow,
                                                     index=True)
 
+    response_body = EncryptedField(TEXT)
 
-class ExternalRef(db.Model):
+    def data_key_owner(self) -> tuple[uuid.UUID, bool]:
+        """Encrypted under the key of the customer the answer is about."""
+        self._ensure_id()
+        return self.customer_id, False
+
+
+class ExternalRef(EncryptedRecord, db.Model):
     """A client's own identifier for a customer (its CRM id), for upserts.
 
     Scoped per client: two systems may use the same reference for different
-    people. The reference is an opaque id of the client's, not a personal
-    detail such as an email address.
+    people. A CRM id leads straight to the person in the client's system,
+    so it is never stored in clear: ``ref_index`` is a blind index of the
+    client's id and the reference (exact lookup), and the reference itself
+    is encrypted under the customer's data key (the API gives it back in
+    the customer's record), so an erasure shreds it with the rest; the
+    erasure deletes the row too.
     """
 
     __tablename__ = "api_external_refs"
-    __table_args__ = (sa.UniqueConstraint("client_id", "external_ref"),)
+    __table_args__ = (sa.UniqueConstraint("client_id", "ref_index"),)
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     client_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("api_clients.id", ondelete="CASCADE"))
-    external_ref: Mapped[str] = mapped_column(sa.String(128))
+    ref_index: Mapped[str] = mapped_column(sa.String(80))
     customer_id: Mapped[uuid.UUID] = mapped_column(
         sa.ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+
+    external_ref = EncryptedField(TEXT)
+
+    def data_key_owner(self) -> tuple[uuid.UUID, bool]:
+        """Encrypted under the customer's key, so erasure covers it."""
+        self._ensure_id()
+        return self.customer_id, False

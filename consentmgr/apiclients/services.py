@@ -6,7 +6,8 @@
 - :mod:`consentmgr.apiclients.records` — audited reads and lookups of customer records;
 - :mod:`consentmgr.apiclients.idempotency` — Idempotency-Key claims and replays;
 - :mod:`consentmgr.apiclients.restriction` — restricted records (Art. 18) refused to clients;
-- :mod:`consentmgr.apiclients.feed_readers` — how far each client read the change feed (Art. 19).
+- :mod:`consentmgr.apiclients.feed_readers` — how far each client read the change feed (Art. 19);
+- :mod:`consentmgr.apiclients.traces` — what names a customer, forgotten at erasure (Art. 17).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from consentmgr.apiclients.external_refs import (
     EmailInUse,
     correct_customer,
     customer_by_external_ref,
+    external_ref_indexer,
     external_ref_of,
     upsert_customer,
 )
@@ -53,6 +55,7 @@ from consentmgr.apiclients.feed_readers import (
 )
 from consentmgr.apiclients.idempotency import (
     IDEMPOTENCY_TTL,
+    AnswerErased,
     IdempotencyKeyReused,
     StoredResponse,
     claim_idempotency_key,
@@ -63,16 +66,18 @@ from consentmgr.apiclients.idempotency import (
 )
 from consentmgr.apiclients.records import customer_record, lookup_customer, read_customer
 from consentmgr.apiclients.restriction import CustomerRestricted, refuse_if_restricted
+from consentmgr.apiclients.traces import forget_customer
 
 __all__ = [
     "DEFAULT_CACHE_SECONDS", "IDEMPOTENCY_TTL", "KEY_MARKER", "LAST_USED_EVERY",
-    "MAX_EXTERNAL_REF", "MAX_NAME", "PREFIX_LENGTH", "SCOPES", "ApiClientNotFound",
+    "MAX_EXTERNAL_REF", "MAX_NAME", "PREFIX_LENGTH", "SCOPES", "AnswerErased", "ApiClientNotFound",
     "AuthenticatedClient", "CustomerRestricted", "EmailInUse", "IdempotencyKeyReused",
     "InvalidApiKey", "ScopeMissing", "StoredResponse", "authenticate", "claim_idempotency_key",
     "clients_past", "complete_idempotency_key", "completion_cursor", "configured_cache_seconds",
     "correct_customer", "create_client", "customer_by_external_ref", "customer_record",
-    "external_ref_of", "forget_cached_clients", "forget_client", "generate_key", "get_client",
-    "hash_key", "list_clients", "lookup_customer", "notified_clients", "purge_idempotency_keys",
+    "external_ref_indexer", "external_ref_of", "forget_cached_clients", "forget_client",
+    "forget_customer", "generate_key", "get_client", "hash_key", "list_clients",
+    "lookup_customer", "notified_clients", "purge_idempotency_keys",
     "read_customer", "record_feed_read", "record_use", "refuse_if_restricted",
     "request_fingerprint", "revoke_client", "stored_response", "upsert_customer", "use_is_due",
 ]

@@ -322,6 +322,15 @@ def evict_everywhere(customer_ids: Any) -> None:
 _CHANGED = "consentmgr.check-cache.changed"
 
 
+def note_changed(session: Session, customer_id: uuid.UUID) -> None:
+    """Evict ``customer_id`` in this process once ``session`` commits.
+
+    For writes the flush hook below cannot see: rows inserted with a Core
+    statement (the ledger's hot path) never pass through ``session.new``.
+    """
+    session.info.setdefault(_CHANGED, set()).add(customer_id)
+
+
 def _changed_customers(session: Session, _flush_context: Any) -> None:
     """Note whose check answer this flush may change: new consent events, status changes."""
     ids = [obj.customer_id for obj in session.new if isinstance(obj, ConsentEvent)]

@@ -19,6 +19,7 @@ from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from consentmgr.consent.catalogue import PurposeInfo, catalogue, purpose_info
+from consentmgr.consent.check_cache import note_changed
 from consentmgr.consent.models import (
     STATUS_AFTER,
     Channel,
@@ -33,7 +34,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.services import PolicyNotFound, get_purpose
 from consentmgr.runtime import of_session
-from consentmgr.sql import PreparedUpsert, as_uuid, utcnow
+from consentmgr.sql import PreparedUpsert, as_uuid, insert_stored, utcnow
 
 
 class ConsentNotApplicable(Conflict):
@@ -172,14 +173,13 @@ def record_choice(
         status=status, policy_version=version, notice_hash=shown_hash, channel=channel,
         actor_type=actor.type, actor_id=actor.id, occurred_at=now,
         collected_at=collected_at, gpc=evidence.gpc, evidence=_evidence_json(evidence),
-        audit_entry=entry,
+        audit_entry_id=entry.id,
     )
     if evidence.note:
         event.note = evidence.note
     event.feed_cursor = entry.sequence
-    db.session.add(event)
-    db.session.flush()
-    return event
+    note_changed(db.session, customer.id)  # this process answers its own write at once
+    return insert_stored(db.session, event)
 
 
 def _not_applicable(action: ConsentAction, info: PurposeInfo) -> str:

@@ -106,9 +106,6 @@ class ConsentEvent(EncryptedRecord, db.Model):
     note = EncryptedField(TEXT)
 
     customer: Mapped[Customer] = relationship()
-    # Set with the entry before either is written: one flush inserts both. Named,
-    # not imported: the consent area reads the trail only through its services.
-    audit_entry: Mapped[AuditEntry] = relationship("AuditEntry")  # noqa: F821
 
     __table_args__ = (sa.Index("ix_consent_events_customer_purpose", "customer_id", "purpose"),)
 

@@ -18,7 +18,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from consentmgr.actors import Actor
-from consentmgr.apiclients.models import ExternalRef, IdempotencyRecord
+from consentmgr.apiclients.models import ExternalRef
+from consentmgr.apiclients.traces import forget_customer
 from consentmgr.audit import actions
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import (
@@ -102,13 +103,8 @@ def _forget_traces(customer: Customer) -> None:
         # Deleted rows are overwritten with zeros, not left in the free space of their page.
         session.execute(sa.text("PRAGMA secure_delete = ON"))
     session.info[_ERASED] = True
-    session.execute(sa.delete(ExternalRef).where(ExternalRef.customer_id == customer.id),
-                    execution_options={"synchronize_session": False})
-    # Stored answers to idempotent POSTs name the customer by id (body or Location).
-    marker = f"%{customer.id}%"
-    session.execute(sa.delete(IdempotencyRecord).where(sa.or_(
-        IdempotencyRecord.response_body.like(marker), IdempotencyRecord.location.like(marker))),
-        execution_options={"synchronize_session": False})
+    # The API clients' references to the customer, and their stored answers about them.
+    forget_customer(customer.id)
     # Notes are encrypted under the customer's key: clear them before it goes.
     session.execute(sa.update(DataSubjectRequest)
                     .where(DataSubjectRequest.customer_id == customer.id)

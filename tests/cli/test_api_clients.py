@@ -106,12 +106,12 @@ def test_purge_removes_only_expired_idempotency_records(runner, db):
     client_id = db.session.query(ApiClient).one().id
     old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25)
     db.session.add_all([
-        IdempotencyRecord(client_id=client_id, key="old", request_hash="0" * 64, status_code=201,
-                          response_body="{}", created_at=old),
-        IdempotencyRecord(client_id=client_id, key="new", request_hash="0" * 64, status_code=201,
-                          response_body="{}"),
+        IdempotencyRecord(client_id=client_id, key_index="old", request_hash="0" * 64,
+                          status_code=201, created_at=old),
+        IdempotencyRecord(client_id=client_id, key_index="new", request_hash="0" * 64,
+                          status_code=201),
     ])
     db.session.commit()
     result = runner.invoke(args=["api-clients", "purge-idempotency-keys"])
     assert "Removed 1 expired" in result.output
-    assert [r.key for r in db.session.query(IdempotencyRecord)] == ["new"]
+    assert [r.key_index for r in db.session.query(IdempotencyRecord)] == ["new"]

@@ -36,15 +36,15 @@ def _marked_customer(db, create_customer):
                        scopes=["customers:write"], created_by="system:test")
     db.session.add(client)
     db.session.flush()
-    db.session.add(ExternalRef(client_id=client.id, external_ref=marks["external_ref"],
-                               customer_id=customer.id))
-    db.session.add(IdempotencyRecord(
-        client_id=client.id, key=f"key-{tag}", request_hash="0" * 64, status_code=201,
-        response_body=f'{{"id": "{customer.id}", "created": true}}',
-        location=f"/api/v1/customers/{customer.id}"))
-    db.session.add(IdempotencyRecord(
-        client_id=client.id, key=f"other-{tag}", request_hash="1" * 64, status_code=201,
-        response_body=f'{{"id": "{uuid.uuid4()}"}}', location=None))
+    ref = ExternalRef(client_id=client.id, customer_id=customer.id, ref_index=f"idx1:ref-{tag}")
+    ref.external_ref = marks["external_ref"]  # encrypted under the customer's key
+    answer = IdempotencyRecord(
+        client_id=client.id, key_index=f"idx1:key-{tag}", request_hash="0" * 64, status_code=201,
+        location=f"/api/v1/customers/{customer.id}", customer_id=customer.id)
+    answer.response_body = f'{{"id": "{customer.id}", "created": true}}'
+    db.session.add_all([ref, answer, IdempotencyRecord(
+        client_id=client.id, key_index=f"idx1:other-{tag}", request_hash="1" * 64,
+        status_code=202, location="/api/v1/elsewhere")])
     customers.add_history(customer, {
         "occurred_at": "2026-05-02T10:00:00+00:00", "channel": "chat", "kind": "support-contact",
         "data_category": "support-history", "summary": f"SUPPORTNOTE{tag}"}, actor=TEST_ACTOR)
@@ -90,8 +90,8 @@ def test_after_erasure_no_marker_of_the_customer_is_left_in_the_database_bytes(
         db, create_customer, policies, outbox):
     customer, marks = _marked_customer(db, create_customer)
     customer_id = customer.id
-    # The scan sees what is stored in clear: the CRM's reference, before erasure.
-    assert marks["external_ref"].encode() in _database_bytes(db)
+    # The CRM's reference is not stored in clear even before the erasure (it is sealed).
+    assert marks["external_ref"].encode() not in _database_bytes(db)
     customer = db.session.get(Customer, customer_id)
     _erase(db, customer)
     data = _database_bytes(db)
@@ -117,7 +117,11 @@ def test_erasure_crypto_shreds_the_record_and_removes_every_link_to_it(
     for model in (ExternalRef, PortalSignInToken):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(model).where(
             model.customer_id == customer.id)) == 0
-    assert [r.key.split("-")[0] for r in db.session.scalars(sa.select(IdempotencyRecord))] == ["other"]
+    # Answers about the customer lose body and Location (a retry is refused, not redone).
+    answers = {r.key_index.split("-")[0]: r
+               for r in db.session.scalars(sa.select(IdempotencyRecord))}
+    assert answers["idx1:key"]._response_body is None and answers["idx1:key"].location is None
+    assert answers["idx1:other"].location == "/api/v1/elsewhere"
     assert db.session.scalar(sa.select(HistoryEntry._summary)) is None
     assert services.get_request(req.id).notes is None  # the request's notes went with the key
     assert customers.find_by_email(marks["email"]) is None

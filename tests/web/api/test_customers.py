@@ -63,6 +63,31 @@ def test_external_refs_belong_to_the_client_that_sent_them(client, db, create_ap
     assert other.get_json()["id"] != first.get_json()["id"]
 
 
+def test_the_external_ref_is_given_back_in_the_record_but_never_stored_in_clear(
+        client, db, bearer, customer_payload):
+    import sqlalchemy as sa
+
+    from consentmgr.apiclients.models import ExternalRef
+
+    created = client.post("/api/v1/customers", json=customer_payload(external_ref="crm-MRK5150"),
+                          headers=bearer).get_json()
+    record = client.get(f"/api/v1/customers/{created['id']}", headers=bearer).get_json()
+    assert record["external_ref"] == created["external_ref"] == "crm-MRK5150"
+    raw = db.session.execute(sa.select(ExternalRef.__table__)).one()._mapping
+    assert "MRK5150" not in repr(dict(raw)) and b"MRK5150" not in bytes(raw["external_ref"])
+
+
+def test_another_client_reading_the_record_does_not_see_the_first_clients_ref(
+        client, create_api_client, customer_payload):
+    _, shop = create_api_client(name="shop")
+    _, crm = create_api_client(name="crm")
+    created = client.post("/api/v1/customers", json=customer_payload(external_ref="shop-1"),
+                          headers={"Authorization": f"Bearer {shop}"}).get_json()
+    record = client.get(f"/api/v1/customers/{created['id']}",
+                        headers={"Authorization": f"Bearer {crm}"}).get_json()
+    assert record["external_ref"] is None
+
+
 def test_reading_a_customer_returns_the_record(client, bearer, create_customer):
     customer = create_customer(name="Ada Lovelace")
     response = client.get(f"/api/v1/customers/{customer.id}", headers=bearer)

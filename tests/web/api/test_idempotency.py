@@ -130,3 +130,68 @@ def test_a_retry_that_loses_the_race_for_its_key_replays_the_winners_answer(
     assert again.get_json() == first.get_json()
     assert again.headers["Idempotent-Replayed"] == "true"
     assert db.session.query(Customer).count() == 1
+
+
+def _erase_through_the_api(client, headers, customer_id):
+    filed = client.post("/api/v1/requests", json={"customer_id": str(customer_id),
+                                                  "type": "erasure"}, headers=headers)
+    approved = client.post(f"/api/v1/requests/{filed.get_json()['id']}/approve", json={},
+                           headers=headers)
+    assert approved.get_json()["status"] == "completed", approved.get_data(as_text=True)
+
+
+def test_the_stored_answer_is_encrypted_under_the_customer_it_is_about(client, db, bearer,
+                                                                      customer_payload):
+    import sqlalchemy as sa
+
+    from consentmgr.apiclients.models import IdempotencyRecord
+
+    created = _post(client, bearer, customer_payload(external_ref="crm-MRKREF77"), "k-8")
+    raw = db.session.execute(sa.select(IdempotencyRecord.__table__)).one()._mapping
+    assert str(raw["customer_id"]) == created.get_json()["id"]
+    assert b"crm-MRKREF77" not in bytes(raw["response_body"])
+    assert "k-8" not in repr(dict(raw))  # the key itself is kept only as a blind index
+
+
+def test_an_answer_about_a_history_entry_is_encrypted_under_the_customer_in_the_url(
+        client, db, bearer, create_customer):
+    from consentmgr.apiclients.models import IdempotencyRecord
+
+    customer = create_customer()
+    body = {"occurred_at": "2026-01-01T10:00:00Z", "channel": "web", "kind": "visit",
+            "data_category": "visits", "summary": "Visited the shop"}
+    url = f"/api/v1/customers/{customer.id}/history"
+    first = client.post(url, json=body, headers={**bearer, "Idempotency-Key": "h-1"})
+    again = client.post(url, json=body, headers={**bearer, "Idempotency-Key": "h-1"})
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert db.session.query(IdempotencyRecord).one().customer_id == customer.id
+
+
+def test_a_retry_after_the_customers_erasure_is_409_and_does_nothing_again(
+        client, db, bearer, policy, customer_payload):
+    from consentmgr.customers.models import Customer
+
+    body = customer_payload(external_ref="crm-77")
+    created = _post(client, bearer, body, "k-9").get_json()
+    _erase_through_the_api(client, bearer, created["id"])
+    problem = assert_problem(_post(client, bearer, body, "k-9"), 409, "conflict")
+    assert "erased" in problem["detail"] and created["id"] not in str(problem)
+    assert db.session.query(Customer).count() == 1  # not created again
+
+
+def test_a_retried_approval_of_an_erasure_is_409_once_the_customer_is_gone(
+        client, db, bearer, policy, create_customer):
+    from consentmgr.apiclients.models import IdempotencyRecord
+
+    customer = create_customer()
+    filed = client.post("/api/v1/requests", json={"customer_id": str(customer.id),
+                                                  "type": "erasure"}, headers=bearer)
+    url = f"/api/v1/requests/{filed.get_json()['id']}/approve"
+    first = client.post(url, json={}, headers={**bearer, "Idempotency-Key": "a-1"})
+    assert first.status_code == 200 and first.get_json()["status"] == "completed"
+    # The request erased the customer it answered about: no key left to keep the answer under.
+    stored = db.session.query(IdempotencyRecord).one()
+    assert stored.customer_id == customer.id and stored._response_body is None
+    again = client.post(url, json={}, headers={**bearer, "Idempotency-Key": "a-1"})
+    assert_problem(again, 409, "conflict")
