@@ -220,15 +220,18 @@ def check_many(
             keys.append(_customer_uuid(customer_id))
         except CustomerNotFound:
             keys.append(None)
-    wanted = sorted({k for k in keys if k is not None})
+    wanted = list({k for k in keys if k is not None})
     statuses: dict[uuid.UUID, str] = {}
     states: dict[tuple[uuid.UUID, str], Any] = {}
     replica = None
     if not (db.session.registry.has() and db.session().in_transaction()):
         replica = check_sources().replica
+    asked = list({(k, slug) for k, (_, slug) in zip(keys, pairs) if k is not None})
     if replica is not None:
         with replica.connect() as connection:
-            _load_states(connection.execute, wanted, statuses, states)
+            _load_pairs(connection.execute, wanted, asked, statuses, states)
+    elif db.session.get_bind().dialect.name == "postgresql":
+        _load_pairs(db.session.execute, wanted, asked, statuses, states)
     else:
         _load_states(db.session.execute, wanted, statuses, states)
     results: list[ConsentDecision | NotFound] = []
@@ -245,6 +248,28 @@ def check_many(
 
 _MANY_STATES = sa.select(_STATE.customer_id, _STATE.purpose, _STATE.status, _STATE.policy_version,
                          _STATE.updated_at)
+
+
+# PostgreSQL: exactly the pairs asked for, each list one array parameter. Reading
+# every state of the customers instead (~5 rows each) and binding 500-value IN
+# lists cost ~65 ms of Python per 1,000 pairs against ~10 ms of SQL.
+_STATUSES = sa.text("SELECT id, status FROM customers WHERE id = ANY(CAST(:ids AS uuid[]))"
+                    ).columns(_CUSTOMERS.id, _CUSTOMERS.status)
+_PAIRS = sa.text(
+    "SELECT s.customer_id, s.purpose, s.status, s.policy_version, s.updated_at "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:purposes AS varchar[])) AS w(customer_id, purpose) "
+    "JOIN consent_states s ON s.customer_id = w.customer_id AND s.purpose = w.purpose"
+).columns(_STATE.customer_id, _STATE.purpose, _STATE.status, _STATE.policy_version,
+          _STATE.updated_at)
+
+
+def _load_pairs(execute: Any, wanted: list[uuid.UUID], asked: list[tuple[uuid.UUID, str]],
+                statuses: dict[uuid.UUID, str], states: dict[tuple[uuid.UUID, str], Any]) -> None:
+    """Read the statuses of ``wanted`` customers and the states of the ``asked`` pairs."""
+    statuses.update(execute(_STATUSES, {"ids": wanted}).all())
+    for state in execute(_PAIRS, {"ids": [k for k, _ in asked],
+                                  "purposes": [slug for _, slug in asked]}):
+        states[(state.customer_id, state.purpose)] = state
 
 
 def _load_states(execute: Any, wanted: list[uuid.UUID], statuses: dict[uuid.UUID, str],

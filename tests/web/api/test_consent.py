@@ -205,3 +205,21 @@ def test_an_erased_customer_reads_as_an_empty_record(client, db, bearer, create_
 def test_recording_for_an_unknown_customer_is_404(client, bearer, policy):
     assert_problem(_record(client, bearer, uuid.uuid4(), purpose="marketing-email",
                            action="granted"), 404, "not-found")
+
+
+def test_a_batch_answers_each_pair_as_the_single_check_does(client, bearer, policy,
+                                                            create_customer):
+    """Repeated pairs, a customer with states for other purposes too, one with none at all."""
+    busy, quiet = create_customer(), create_customer()
+    _record(client, bearer, busy.id, purpose="marketing-email", action="granted")
+    _record(client, bearer, busy.id, purpose="marketing-sms", action="granted")
+    _record(client, bearer, busy.id, purpose="marketing-sms", action="withdrawn")
+    pairs = [(busy, "marketing-email"), (busy, "marketing-sms"), (busy, "analytics"),
+             (quiet, "marketing-email"), (busy, "marketing-email")]
+    batch = client.post("/api/v1/consent-checks", headers=bearer, json={"checks": [
+        {"customer_id": str(c.id), "purpose": p} for c, p in pairs]}).get_json()["results"]
+    singles = [_check(client, bearer, c.id, p).get_json() for c, p in pairs]
+    assert batch == singles
+    assert [(r["status"], r["allowed"]) for r in batch[:2]] == [("given", True),
+                                                                ("withdrawn", False)]
+    assert batch[3]["allowed"] is False and batch[4] == batch[0]
