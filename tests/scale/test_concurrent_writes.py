@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import random
 import threading
-import time
 
 import sqlalchemy as sa
 
@@ -19,7 +18,6 @@ from consentmgr import create_app
 from consentmgr.actors import Actor
 from consentmgr.audit.leader import SequencerLoop
 from consentmgr.audit.models import AuditEntry
-from consentmgr.audit.sequencer import backlog
 from consentmgr.audit.services import verify_chain
 from consentmgr.config import PROJECT_ROOT
 from consentmgr.consent.models import ConsentAction, ConsentEvent, ConsentState
@@ -27,6 +25,7 @@ from consentmgr.consent.receipts import issue_receipt, verify_receipt
 from consentmgr.consent.services import change_feed, choice_subject, record_choice
 from consentmgr.policies.services import publish_policies
 from tests.conftest import base_config, postgresql_only
+from tests.fixtures.audit import wait_for_sequencing
 
 WRITERS = 64
 WRITES_EACH = 12
@@ -76,9 +75,7 @@ def test_64_concurrent_writers_lose_nothing_and_leave_one_consistent_history(
             thread.start()
         for thread in threads:
             thread.join(timeout=180)
-        deadline = time.monotonic() + 10
-        while backlog(db.session).count and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for_sequencing(db)
     finally:
         sequencer.stopping.set()
         sequencing.join(timeout=10)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from consentmgr.audit.leader import SequencerLoop
-from consentmgr.audit.sequencer import backlog
 from tests.conftest import TEST_ACTOR
-from tests.fixtures.audit import sequence_audit
+from tests.fixtures.audit import sequence_audit, wait_for_sequencing
 
 
 def _feed(client, headers, after=0, limit=100):
@@ -123,9 +121,7 @@ def test_concurrent_writers_never_make_a_reader_miss_a_change(app, client, db, b
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    deadline = time.monotonic() + 10
-    while backlog(db.session).count and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for_sequencing(db)
     done.set()
     polling.join(timeout=60)
     sequencer.stopping.set()
