@@ -485,16 +485,18 @@ def report_phases(profiles: list[tuple[Phases, float]], count: int) -> None:
               f"{phases.calls[name] / count:6.1f}  {issued}")
 
 
-def report_cprofile(load: Load, count: int, top: int) -> None:
-    """cProfile's top functions by cumulative time over ``count`` writes."""
+def report_cprofile(load: Load, count: int, top: int, *, of: str = "write",
+                    order: str = "cumulative") -> None:
+    """cProfile's top functions by ``order`` over ``count`` writes (or checks)."""
+    request = load.check if of == "check" else load.write
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(count):
-        load.write()
+        request()
     profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
-    print(f"  cProfile, {count} writes, top {top} by cumulative time:")
+    pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+    print(f"  cProfile, {count} {of}s, top {top} by {order} time:")
     print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
 
 
@@ -538,7 +540,8 @@ def benchmark(name: str, database_url: str, args: argparse.Namespace) -> None:
             profile = io.StringIO()
             if args.cprofile:
                 with contextlib.redirect_stdout(profile):
-                    report_cprofile(load, args.writes, args.cprofile)
+                    report_cprofile(load, args.writes, args.cprofile, of=args.cprofile_of,
+                                    order=args.cprofile_order)
             for handler in access_log.handlers:
                 handler.flush()
         print(f"  {args.rounds} rounds x {args.writes} requests each, in-process, one connection:")
@@ -569,6 +572,8 @@ def main() -> None:
                         help="send an evidence note (encrypted: loads the customer's data key)")
     parser.add_argument("--cprofile", type=int, default=0, metavar="K",
                         help="also print cProfile's top K functions over one pass of writes")
+    parser.add_argument("--cprofile-of", choices=("write", "check"), default="write")
+    parser.add_argument("--cprofile-order", choices=("cumulative", "tottime"), default="cumulative")
     parser.add_argument("--pg-url", default=os.environ.get("CONSENTMGR_BENCH_DATABASE_URL"),
                         help="also on this PostgreSQL database (it is WIPED)")
     parser.add_argument("--no-sqlite", action="store_true")

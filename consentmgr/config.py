@@ -101,7 +101,9 @@ def _engine_options(url: str) -> dict[str, object]:
     if url.startswith("sqlite"):
         # Wait for a writer instead of failing at once with "database is locked".
         return {"connect_args": {"timeout": 15}, "hide_parameters": True}
-    return {"pool_pre_ping": True, "hide_parameters": True}
+    # No pre-ping: the pool checks each connection's socket instead (see
+    # consentmgr.extensions.tune_engines), which costs no round trip.
+    return {"hide_parameters": True}
 
 
 def _bool(value: str, name: str) -> bool:

@@ -4,7 +4,9 @@ The error handlers of each audience ask :func:`is_database_outage` first:
 the API answers an ``unavailable`` problem, the pages a short 503 page.
 Nothing is half-written: the unit of work around the failed statement
 rolls back (and the session, kept in the database too, is not saved).
-The app heals by itself when the database returns: the main pool pings a connection before lending it (``pool_pre_ping``), and the
+The app heals by itself when the database returns: the main pool discards a
+connection whose socket shows the server went away before lending it
+(:func:`consentmgr.extensions.tune_engines`), and the
 consent check's own pool (``consentmgr/prepared.py``) retries once on a
 fresh connection.
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import threading
+import time
 import uuid
 
 import pytest
+from limits import parse
+from limits.strategies import FixedWindowRateLimiter
 
 from consentmgr.apiclients.auth import KEY_MARKER
+from consentmgr.extensions import SweptMemoryStorage, limiter
 from tests.web.api.conftest import assert_problem
 
 LIMIT = 3
@@ -82,3 +87,28 @@ def test_every_api_429_carries_retry_after(client, limited, create_api_client):
         response = client.get("/api/v1/ping", headers=headers, environ_base=limited)
         assert_problem(response, 429, "rate-limited")
         assert 1 <= int(response.headers["Retry-After"]) <= 61
+
+
+def test_the_in_process_storage_is_the_swept_one_and_starts_no_thread(app):
+    storage = limiter.limiter.storage
+    assert isinstance(storage, SweptMemoryStorage)
+    threads = threading.active_count()
+    counter = FixedWindowRateLimiter(SweptMemoryStorage())
+    item = parse("1000 per minute")
+    for _ in range(5):
+        for _hit in range(20):
+            assert counter.hit(item, "test", "k")
+        time.sleep(0.012)  # past limits' own 10 ms timer interval
+    assert threading.active_count() <= threads  # not one thread per hit, nor per 10 ms
+    assert counter.get_window_stats(item, "test", "k").remaining == 1000 - 100
+
+
+def test_the_swept_storage_frees_windows_nobody_asks_for_again():
+    storage = SweptMemoryStorage()
+    storage.SWEEP_EVERY = 0.0  # sweep on every hit, for the test
+    storage._next_sweep = 0.0
+    storage.incr("forgotten", 0.01)
+    time.sleep(0.02)
+    storage.incr("another", 60)
+    assert "forgotten" not in storage.storage  # swept: its window ended
+    assert storage.get("another") == 1
