@@ -30,9 +30,13 @@ def _subject(customer_id: uuid.UUID | str, name: str = "subject_id") -> uuid.UUI
 
 
 def entries_for_customer(
-    customer_id: uuid.UUID | str, *, actions: Sequence[str] | None = None
+    customer_id: uuid.UUID | str, *, actions: Sequence[str] | None = None,
+    outcome: str | None = None, before: int | None = None, limit: int | None = None,
 ) -> list[AuditEntry]:
-    """Entries about one customer, newest first; only ``actions`` if given.
+    """Entries about one customer, newest first; only ``actions`` (and ``outcome``) if given.
+
+    ``before`` (an entry id) and ``limit`` page through them: the next page
+    starts before the last id of this one.
 
     For the portal's "Who has accessed my data" page pass
     :data:`consentmgr.audit.actions.STAFF_ACCESS_ACTIONS` (GDPR Art. 15
@@ -42,8 +46,12 @@ def entries_for_customer(
     query = sa.select(AuditEntry).where(AuditEntry.subject_id == _subject(customer_id, "customer_id"))
     if actions is not None:
         query = query.where(AuditEntry.action.in_(list(actions)))
+    if outcome is not None:
+        query = query.where(AuditEntry.outcome == outcome)
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
     # Insertion order: an entry waiting for its sequence number is listed too.
-    return list(db.session.scalars(query.order_by(AuditEntry.id.desc())))
+    return list(db.session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit)))
 
 
 def _search_filters(*, actor_id: str | None, subject_id: uuid.UUID | str | None,

@@ -98,16 +98,43 @@ class StaffAccess:
             return _plain(self.reason_code)
 
 
+#: Accesses per page of the portal's list: a page costs the same after years of history.
+ACCESSES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class AccessPage:
+    """One page of the accesses, newest first, and where the next (older) page starts."""
+
+    accesses: list[StaffAccess]
+    older: int | None  # pass as ``before`` for the next page; None on the last page
+
+
 def staff_accesses(customer_id: uuid.UUID | str) -> list[StaffAccess]:
     """Every successful staff view and reveal of this customer's record, newest first.
 
     Refused attempts (a reveal without a reason) are left out: no data was
     shown. A staff member the directory no longer knows is "a staff member"
-    with the role the audit entry recorded.
+    with the role the audit entry recorded. For an export; a page uses
+    :func:`staff_access_page`.
     """
-    entries = [e for e in entries_for_customer(customer_id,
-                                               actions=audit_actions.STAFF_ACCESS_ACTIONS)
-               if e.outcome == audit_actions.SUCCESS]
+    return _accesses(entries_for_customer(customer_id, actions=audit_actions.STAFF_ACCESS_ACTIONS,
+                                          outcome=audit_actions.SUCCESS))
+
+
+def staff_access_page(customer_id: uuid.UUID | str, *, before: int | None = None,
+                      per_page: int | None = None) -> AccessPage:
+    """Up to ``per_page`` (default :data:`ACCESSES_PER_PAGE`) of :func:`staff_accesses`,
+    older than entry id ``before`` if given."""
+    per_page = per_page or ACCESSES_PER_PAGE
+    entries = entries_for_customer(customer_id, actions=audit_actions.STAFF_ACCESS_ACTIONS,
+                                   outcome=audit_actions.SUCCESS, before=before,
+                                   limit=per_page + 1)
+    older = entries[per_page - 1].id if len(entries) > per_page else None
+    return AccessPage(_accesses(entries[:per_page]), older)
+
+
+def _accesses(entries: list) -> list[StaffAccess]:
     cards = staff_directory({e.actor_id for e in entries if e.actor_type == "staff"})
     accesses = []
     for entry in entries:

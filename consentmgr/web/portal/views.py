@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import (
     Response,
+    abort,
     current_app,
     flash,
     g,
@@ -41,7 +42,7 @@ from consentmgr.extensions import limiter
 from consentmgr.policies.services import PolicyNotFound, current_version
 from consentmgr.runtime import runtime
 from consentmgr.sql import as_utc
-from consentmgr.staff.access_log import staff_accesses
+from consentmgr.staff.access_log import staff_access_page
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.portal import bp, pages
 from consentmgr.web.portal.auth import (
@@ -330,5 +331,10 @@ def verify_receipt():
 @bp.get("/access")
 @customer_required
 def access_log():
-    """Every staff view and reveal of the customer's record."""
-    return render_template("portal/access_log.html", accesses=staff_accesses(g.customer.id))
+    """Every staff view and reveal of the customer's record, a page at a time (newest first)."""
+    before = request.args.get("before")
+    if before is not None and not (before.isdigit() and len(before) <= 18 and int(before) > 0):
+        abort(400)  # a position is an entry id: a positive whole number
+    page = staff_access_page(g.customer.id, before=int(before) if before else None)
+    return render_template("portal/access_log.html", accesses=page.accesses, older=page.older,
+                           first_page=before is None)
