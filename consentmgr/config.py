@@ -20,7 +20,13 @@ from typing import Mapping
 from limits import parse_many
 
 from consentmgr.crypto import KeyConfigError, KeyRing, generate_keyring, parse_keyring
-from consentmgr.crypto.signing import PrivateKey, generate_private_key_text, load_private_key
+from consentmgr.crypto.signing import (
+    PrivateKey,
+    SigningKeyRing,
+    generate_private_key_text,
+    load_private_key,
+    parse_signing_keyring,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +62,11 @@ class Settings:
     master_keys: KeyRing = field(repr=False)
     blind_index_keys: KeyRing = field(repr=False)
     secret_key: str = field(repr=False)
-    # Ed25519 keys kept outside the database: the audit key signs checkpoints
-    # of the audit chain, the receipt key signs consent receipts.
-    audit_signing_key: PrivateKey = field(repr=False)
-    receipt_signing_key: PrivateKey = field(repr=False)
+    # Ed25519 key rings kept outside the database: the audit keys sign checkpoints
+    # of the audit chain, the receipt keys sign consent receipts. In each ring
+    # the first key signs and every key verifies (what was signed before a rotation).
+    audit_signing_keys: SigningKeyRing = field(repr=False)
+    receipt_signing_keys: SigningKeyRing = field(repr=False)
     base_url: str
     ratelimit_storage_url: str
     policies_dir: Path
@@ -74,6 +81,16 @@ class Settings:
     replica_database_url: str | None = None
     # Operational limits set by CONSENTMGR_<NAME>, for app.config[<NAME>] (see TUNABLES).
     tuning: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def audit_signing_key(self) -> PrivateKey:
+        """The key that signs new audit checkpoints (the first of the ring)."""
+        return self.audit_signing_keys.current
+
+    @property
+    def receipt_signing_key(self) -> PrivateKey:
+        """The key that signs new consent receipts (the first of the ring)."""
+        return self.receipt_signing_keys.current
 
     @property
     def production(self) -> bool:
@@ -140,14 +157,27 @@ def _keyring(environ: Mapping[str, str], name: str) -> KeyRing | None:
         raise ConfigError(str(exc)) from None
 
 
-def _private_key(environ: Mapping[str, str], name: str) -> PrivateKey | None:
-    text, source = _secret(environ, name)
-    if not text:
-        return None
+def _signing_keyring(environ: Mapping[str, str], name: str) -> SigningKeyRing | None:
+    """The ring from ``name_KEYS`` (several keys) or ``name_KEY`` (one key); either ``_FILE``.
+
+    The singular variable predates rings and stays a ring of one; setting
+    both is a mistake (which one would sign?), so it is refused.
+    """
+    many, many_source = _secret(environ, f"{name}_KEYS")
+    one, one_source = _secret(environ, f"{name}_KEY")
+    if many and one:
+        raise ConfigError(
+            f"{many_source} and {one_source} are both set: set {name}_KEYS only (the signing key "
+            f"first, then the older keys that still verify); {name}_KEY is its one-key form"
+        )
     try:
-        return load_private_key(text, source=source)
+        if many:
+            return parse_signing_keyring(many, source=many_source)
+        if one:
+            return SigningKeyRing.of(load_private_key(one, source=one_source))
     except KeyConfigError as exc:
         raise ConfigError(str(exc)) from None
+    return None
 
 
 # Every development secret and how to make it. A file written by an older
@@ -198,8 +228,8 @@ DEV_WARNING = """
 * the data unreadable; sharing them exposes it. Never use them in
 * production: set CONSENTMGR_ENV=production and provide
 * CONSENTMGR_MASTER_KEYS, CONSENTMGR_BLIND_INDEX_KEYS and
-* CONSENTMGR_SECRET_KEY, CONSENTMGR_AUDIT_SIGNING_KEY and
-* CONSENTMGR_RECEIPT_SIGNING_KEY (see README, "Key management").
+* CONSENTMGR_SECRET_KEY, CONSENTMGR_AUDIT_SIGNING_KEYS and
+* CONSENTMGR_RECEIPT_SIGNING_KEYS (see README, "Key management").
 ************************************************************************
 """
 
@@ -214,8 +244,8 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
     master_keys = _keyring(environ, f"{PREFIX}MASTER_KEYS")
     blind_index_keys = _keyring(environ, f"{PREFIX}BLIND_INDEX_KEYS")
     secret_key, _ = _secret(environ, f"{PREFIX}SECRET_KEY")
-    audit_signing_key = _private_key(environ, f"{PREFIX}AUDIT_SIGNING_KEY")
-    receipt_signing_key = _private_key(environ, f"{PREFIX}RECEIPT_SIGNING_KEY")
+    audit_signing_keys = _signing_keyring(environ, f"{PREFIX}AUDIT_SIGNING")
+    receipt_signing_keys = _signing_keyring(environ, f"{PREFIX}RECEIPT_SIGNING")
 
     generated = False
     if env == "production":
@@ -227,20 +257,22 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
             if not value:
                 raise ConfigError(f"{name} must be set when CONSENTMGR_ENV=production")
         for name, value in (
-            ("CONSENTMGR_AUDIT_SIGNING_KEY (or CONSENTMGR_AUDIT_SIGNING_KEY_FILE)", audit_signing_key),
-            ("CONSENTMGR_RECEIPT_SIGNING_KEY (or CONSENTMGR_RECEIPT_SIGNING_KEY_FILE)",
-             receipt_signing_key),
+            (("CONSENTMGR_AUDIT_SIGNING_KEYS (or CONSENTMGR_AUDIT_SIGNING_KEY for one key; "
+              "either with _FILE)"), audit_signing_keys),
+            (("CONSENTMGR_RECEIPT_SIGNING_KEYS (or CONSENTMGR_RECEIPT_SIGNING_KEY for one key; "
+              "either with _FILE)"), receipt_signing_keys),
         ):
             if not value:
                 raise ConfigError(
                     f"{name} must be set when CONSENTMGR_ENV=production: the base64 of a 32-byte "
-                    "Ed25519 private key, kept outside the database; make one with: python3 -c "
+                    "Ed25519 private key, kept outside the database; make one with "
+                    "'flask keys generate-signing-key' or: python3 -c "
                     "'import base64,os; print(base64.b64encode(os.urandom(32)).decode())'"
                 )
         if len(secret_key or "") < 32:
             raise ConfigError("CONSENTMGR_SECRET_KEY must be at least 32 characters in production")
     elif not (master_keys and blind_index_keys and secret_key
-              and audit_signing_key and receipt_signing_key):
+              and audit_signing_keys and receipt_signing_keys):
         dev, generated_names = _dev_secrets(instance_path)
         generated = bool(generated_names)
         master_keys = master_keys or parse_keyring(dev["master_keys"], source=DEV_SECRETS_FILE)
@@ -248,8 +280,10 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
             dev["blind_index_keys"], source=DEV_SECRETS_FILE
         )
         secret_key = secret_key or dev["secret_key"]
-        audit_signing_key = audit_signing_key or _dev_private_key(dev, "audit_signing_key")
-        receipt_signing_key = receipt_signing_key or _dev_private_key(dev, "receipt_signing_key")
+        audit_signing_keys = audit_signing_keys or SigningKeyRing.of(
+            _dev_private_key(dev, "audit_signing_key"))
+        receipt_signing_keys = receipt_signing_keys or SigningKeyRing.of(
+            _dev_private_key(dev, "receipt_signing_key"))
         if generated:
             print(DEV_WARNING.format(path=instance_path / DEV_SECRETS_FILE,
                                      generated=", ".join(generated_names)), file=sys.stderr)
@@ -280,8 +314,8 @@ def load_settings(environ: Mapping[str, str], default_instance_path: str | Path)
         master_keys=master_keys,
         blind_index_keys=blind_index_keys,
         secret_key=secret_key,
-        audit_signing_key=audit_signing_key,
-        receipt_signing_key=receipt_signing_key,
+        audit_signing_keys=audit_signing_keys,
+        receipt_signing_keys=receipt_signing_keys,
         base_url=(environ.get(f"{PREFIX}BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         ratelimit_storage_url=environ.get(f"{PREFIX}RATELIMIT_STORAGE_URL") or "memory://",
         policies_dir=Path(environ.get(f"{PREFIX}POLICIES_DIR") or PROJECT_ROOT / "policies"),
@@ -316,6 +350,13 @@ def _whole_number(value: str, name: str) -> int:
     return number
 
 
+def _link_days(value: str, name: str) -> int:
+    number = _whole_number(value, name)
+    if number > 3650:
+        raise ConfigError(f"{name} must be a number of days from 1 to 3650, got {value!r}")
+    return number
+
+
 def _seconds(value: str, name: str) -> float:
     try:
         number = float(value)
@@ -323,6 +364,14 @@ def _seconds(value: str, name: str) -> float:
         number = -1.0
     if not 0 <= number <= 3600:
         raise ConfigError(f"{name} must be a number of seconds from 0 to 3600, got {value!r}")
+    return number
+
+
+def _positive_seconds(value: str, name: str) -> float:
+    # A wait or a timeout of 0 would spin a loop or fail every connection.
+    number = _seconds(value, name)
+    if number < 0.01:
+        raise ConfigError(f"{name} must be a number of seconds from 0.01 to 3600, got {value!r}")
     return number
 
 
@@ -360,6 +409,12 @@ TUNABLES = {
     "WORKER_POLL_SECONDS": _seconds,
     "JOBS_LEASE_SECONDS": _whole_number,
     "JOBS_RETRY_SECONDS": _whole_number,
+    # Days before a consent lapses that its renewal reminder is mailed (consentmgr/consent/expiry.py).
+    "CONSENT_RENEWAL_NOTICE_DAYS": _whole_number,
+    # How many days a mailed one-click unsubscribe link works (consentmgr/consent/unsubscribe.py).
+    "UNSUBSCRIBE_LINK_DAYS": _link_days,
+    # Notices of a material policy change mailed per minute (consentmgr/notices/services.py).
+    "POLICY_NOTICE_RATE": _whole_number,
     # The consent check's per-process cache (consentmgr/consent/check_cache.py):
     # on by default on PostgreSQL; its size in customer/purpose rows.
     "CHECK_CACHE": _bool,
@@ -367,6 +422,10 @@ TUNABLES = {
     # The audit sequencer (consentmgr/audit/sequencer.py, leader.py).
     "AUDIT_SEQUENCE_DELAY_SECONDS": _seconds,
     "AUDIT_CHECKPOINT_SECONDS": _whole_number,
+    # Signed webhooks (consentmgr/webhooks/): private targets, the loop's poll, the HTTP timeout.
+    "WEBHOOKS_ALLOW_PRIVATE": _bool,
+    "WEBHOOKS_POLL_SECONDS": _positive_seconds,
+    "WEBHOOKS_TIMEOUT_SECONDS": _positive_seconds,
 }
 
 

@@ -3,6 +3,7 @@
 from consentmgr.customers.models import Customer, HistoryEntry  # noqa: F401
 from consentmgr.keys.models import DataKey  # noqa: F401
 from consentmgr.policies.models import PolicyPurpose, PolicyVersion  # noqa: F401
+from consentmgr.notices.models import PolicyNotice  # noqa: F401
 from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead  # noqa: F401
 from consentmgr.consent.models import ConsentEvent, ConsentState  # noqa: F401
 from consentmgr.apiclients.models import ApiClient, ExternalRef, IdempotencyRecord  # noqa: F401
@@ -13,3 +14,6 @@ from consentmgr.requests.models import DataSubjectRequest, LegalHold  # noqa: F4
 from consentmgr.sessions.models import WebSession  # noqa: F401
 from consentmgr.jobs.models import Job, JobSchedule  # noqa: F401
 from consentmgr.mail.models import OutboxMessage  # noqa: F401
+from consentmgr.breaches.models import Breach, BreachRecipient  # noqa: F401
+from consentmgr.dashboard.models import AggregateWatermark, DailyAggregate  # noqa: F401
+from consentmgr.webhooks.models import WebhookCursor, WebhookDelivery, WebhookSubscription  # noqa: F401

@@ -110,6 +110,12 @@ class Links(Protocol):
     def home(self) -> str:
         """The controller's public home page."""
 
+    def policy_compare(self, old: str, new: str) -> str:
+        """The comparison page of two published versions."""
+
+    def unsubscribe(self, customer_id: Any, purpose: str, *, now: Any = None) -> Any:
+        """The signed one-click unsubscribe link (and its mail headers) for a customer and purpose."""
+
 
 @dataclass
 class Runtime:

@@ -92,6 +92,18 @@ def insert_stored(session: Session, instance: Any) -> Any:
     if missing:
         for attr, value in zip(missing, result.one()):
             setattr(instance, attr.key, value)
+    return attach_stored(session, instance)
+
+
+def column_params(instance: Any, prefix: str = "") -> dict[str, Any]:
+    """``instance``'s column values as bind parameters named ``prefix + column``; unset ones None."""
+    state = instance.__dict__
+    return {prefix + attr.columns[0].key: state.get(attr.key)
+            for attr in sa.inspect(type(instance)).column_attrs}
+
+
+def attach_stored(session: Session, instance: Any) -> Any:
+    """Attach ``instance``, just INSERTed by a Core statement, to ``session`` as a stored row."""
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
@@ -145,7 +157,8 @@ class PreparedUpsert:
         self.update = [c for c in self.columns if c not in self.key] if update is None else list(update)
         self._statements: dict[str, sa.Insert] = {}
 
-    def _statement(self, dialect: str) -> sa.Insert:
+    def statement(self, dialect: str) -> sa.Insert:
+        """The upsert for ``dialect`` (``postgresql`` or ``sqlite``), its values as bind parameters."""
         statement = self._statements.get(dialect)
         if statement is None:
             insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
@@ -164,4 +177,4 @@ class PreparedUpsert:
     def __call__(self, session: Session, values: Mapping[str, Any]) -> None:
         """Insert ``values`` (one value for every column named), or update the existing row."""
         connection = session.connection(bind_arguments={"clause": self.table})
-        connection.execute(self._statement(connection.dialect.name), dict(values))
+        connection.execute(self.statement(connection.dialect.name), dict(values))

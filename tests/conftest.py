@@ -25,7 +25,8 @@ from consentmgr.extensions import db as _db
 from consentmgr.web.request_log import BatchedStandardError, access_log
 
 pytest_plugins = ["tests.fixtures.staff", "tests.fixtures.smtp", "tests.fixtures.audit",
-                  "tests.fixtures.databases"]
+                  "tests.fixtures.databases",
+                  "tests.fixtures.signing"]
 
 PG_URL = os.environ.get("CONSENTMGR_TEST_DATABASE_URL")
 DATABASES = ["sqlite"] + (["postgresql"] if PG_URL else [])

@@ -28,6 +28,17 @@ ALLOWED = {
     "jobs": set(),
     # Mail is queued in the caller's unit of work as a job, sealed like customer data.
     "mail": {"crypto", "jobs"},
+    # The breach register (Art. 33/34) selects customers from the audit trail and mails them.
+    "breaches": {"crypto", "keys", "audit", "customers", "policies", "staff", "mail",
+                 "jobs"},  # the worker mails a notification run: the request enqueues it
+    # The Art. 30 record: the published policy, the encrypted columns, the role matrix.
+    "processing": {"crypto", "keys", "audit", "policies", "staff"},
+    # Webhooks read the change feed in the worker: no area calls them, so none has to sit above them.
+    "webhooks": {"crypto", "keys", "audit", "consent", "apiclients"},
+    # The DPO dashboard counts what the other areas recorded; only audiences (web, cli) use it.
+    "dashboard": {"audit", "consent", "requests", "apiclients", "policies", "customers", "staff"},
+    # Notices before a material policy change: customers by their consent, mailed by the worker.
+    "notices": {"audit", "customers", "consent", "policies", "jobs"},
 }
 AUDIENCES = {"web", "cli"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from consentmgr.audit.models import AuditEntry
+from consentmgr.breaches import services as breaches
+from consentmgr.breaches.models import Breach
 from consentmgr.customers import email_change, services
 from consentmgr.customers.signin import portal_actor
+from consentmgr.sql import utcnow
 from tests.conftest import TEST_ACTOR
 from tests.fixtures.audit import sequence_audit
 
@@ -177,3 +181,92 @@ def test_no_external_ref_idempotency_key_or_answer_in_the_database_files(client,
         data = _postgresql_file_bytes(db)
     assert ref_index.encode() in data
     assert [n for n in _needles(m) if n in data] == []
+
+
+def _store_marked_breach(db) -> dict[str, str]:
+    """A breach register entry whose every free text is a marker, notified and decided."""
+    tag = uuid.uuid4().hex[:10]
+    m = {name: f"BRX{tag}{name.upper()}" for name in (
+        "description", "data_categories", "consequences", "measures", "reference", "reason")}
+    breach = breaches.record_breach({
+        "discovered_at": utcnow() - dt.timedelta(hours=3), "approx_people": 12,
+        **{name: m[name] for name in ("description", "data_categories", "consequences",
+                                      "measures")}}, actor=TEST_ACTOR)
+    breaches.record_authority_notification(breach, notified_at=utcnow(), reference=m["reference"],
+                                           actor=TEST_ACTOR)
+    breaches.decide_customer_notice(breach, required=True, reason=m["reason"], actor=TEST_ACTOR)
+    db.session.commit()
+    return m
+
+
+def test_no_breach_register_text_in_any_row_read_with_raw_sql(db):
+    m = _store_marked_breach(db)
+    assert _rows_holding(db, list(m.values())) == []
+    # The check can fail: the text is there, decrypted, through the model.
+    assert db.session.scalar(sa.select(Breach)).description == m["description"]
+
+
+def test_no_breach_register_text_in_the_database_files(db):
+    m = _store_marked_breach(db)
+    sequence_audit(db)
+    # Stored in clear: finding it shows the scan sees the table this test wrote to.
+    breach_id = db.session.scalar(sa.select(Breach.id))
+    if db.engine.dialect.name == "sqlite":
+        data = _sqlite_file_bytes(db)
+    else:
+        data = _postgresql_file_bytes(db)
+    assert breach_id.hex.encode() in data or breach_id.bytes in data
+    assert [n for n in _needles(m) if n in data] == []
+
+
+def test_no_marker_in_the_dashboard_aggregates(db, publish_policy_files):
+    """The dashboard's counts name purposes, types, reason codes and ids, never a person."""
+    from consentmgr.actors import Actor
+    from consentmgr.consent import ledger
+    from consentmgr.consent.models import ConsentAction
+    from consentmgr.dashboard import aggregates
+    from consentmgr.dashboard.models import DailyAggregate
+    from consentmgr.requests.register import file_request
+    from consentmgr.staff.access import reveal_field
+
+    publish_policy_files()
+    m = _store_marked_customer(db)
+    customer = services.find_by_email(m["email"])
+    ledger.record_choice(customer, "personalisation", ConsentAction.GRANTED, actor=TEST_ACTOR,
+                         channel="staff", evidence=ledger.Evidence(note=m["summary"]))
+    file_request(customer, "rectification", actor=TEST_ACTOR, channel="staff", on_behalf=True,
+                 notes=m["detail"], identity_check="Passport checked at the counter")
+    reveal_field(customer, "name", actor=Actor("staff", "staff-1", role="agent"),
+                 reason_code="customer-request", justification="Caller confirmed the spelling")
+    sequence_audit(db)
+    aggregates.refresh(db.session, now=utcnow())
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DailyAggregate)) >= 4
+    assert _rows_holding(db, list(m.values()) + ["1971-07-19"]) == []
+
+
+def test_no_webhook_secret_or_marker_in_any_row_or_the_logs(app, db, caplog):
+    """A webhook's secret is ciphertext at rest; its deliveries hold ids, never personal data."""
+    from consentmgr.apiclients.services import create_client
+    from consentmgr.webhooks.delivery import DeliverySettings
+    from consentmgr.webhooks.dispatcher import WebhookRun
+    from consentmgr.webhooks.models import WebhookDelivery
+    from consentmgr.webhooks.services import register_webhook, rotate_secret
+
+    caplog.set_level(logging.DEBUG)
+    client, _ = create_client("crm", ["webhooks:write", "events:read"], actor=TEST_ACTOR)
+    issued = register_webhook(db.session, client.id, "http://127.0.0.1:9/hook",
+                              ["customer.rectified"], scopes=["webhooks:write", "events:read"],
+                              actor=TEST_ACTOR, allow_private=True)
+    rotated = rotate_secret(db.session, issued.subscription, actor=TEST_ACTOR)
+    db.session.commit()
+    m = _store_marked_customer(db)  # rectified: one delivery, attempted (port 9: refused)
+    sequence_audit(db)
+    WebhookRun(db.session, DeliverySettings(allow_private=True, timeout=1.0)).run_once()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 1
+    secrets = [issued.secret, rotated, issued.secret.removeprefix("whsec_"),
+               rotated.removeprefix("whsec_")]
+    assert _rows_holding(db, secrets + list(m.values()) + ["1971-07-19"]) == []
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "webhook delivery id=" in logged  # the check sees the delivery's log line
+    assert [s for s in secrets + list(m.values()) if s in logged] == []

@@ -29,12 +29,13 @@ def test_it_answers_as_the_orm_would(db, publish_policy_files, create_customer):
     got = CHECK_QUERY.first(db.engine, params)
 
     assert got == expected
-    customer_status, state_status, policy_version, updated_at = got
+    customer_status, state_status, policy_version, updated_at, expires_at = got
     assert str(getattr(customer_status, "value", customer_status)) == "active"
     assert str(getattr(state_status, "value", state_status)) == "given"
     assert policy_version
     assert isinstance(updated_at, dt.datetime)
     assert updated_at.utcoffset() == dt.timedelta(0)  # the column type's result processing applies
+    assert expires_at is None  # the shipped marketing purpose has no term
 
 
 def test_no_row_is_none(db, publish_policy_files):

@@ -25,6 +25,7 @@ from consentmgr.tokens import issue_token
 
 SCOPES = ("customers:read", "customers:write", "consent:read", "consent:write", "events:read",
           "requests:read", "requests:write", "requests:decide", "customers:export")
+SCOPES += ("webhooks:write",)  # register and manage signed webhooks (consentmgr/webhooks/)
 PREFIX_LENGTH = 12  # "cmk_" and 8 random characters
 MAX_NAME = 100
 

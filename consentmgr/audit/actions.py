@@ -48,11 +48,21 @@ CONSENT_WITHDRAWN = "consent.withdrawn"
 CONSENT_REFUSED = "consent.refused"  # a Global Privacy Control opt-out before any consent
 CONSENT_OBJECTED = "consent.objected"
 CONSENT_RENEWAL_REQUIRED = "consent.renewal-required"
+# A consent's term ended (consentmgr/consent/expiry.py): recorded by the worker, for the feed.
+CONSENT_EXPIRED = "consent.expired"
 
 # Policies and keys.
 POLICY_PUBLISHED = "policy.published"
+POLICY_NOTICE_BATCH = "policy.notice-batch"  # a batch of notices of a material change: counts only
 KEYS_ROTATE_MASTER = "keys.rotate-master"
 KEYS_ROTATE_DATA = "keys.rotate-data"
+KEYS_RETIRE_MASTER = "keys.retire-master"
+KEYS_REINDEX = "keys.reindex"
+
+# Retention (GDPR Art. 5(1)(e)): one entry per purged batch, with counts, never personal data.
+RETENTION_PURGED = "retention.purged"
+# The customer was told their unused account closes soon (requests/inactivity.py); not activity.
+RETENTION_INACTIVITY_WARNED = "retention.inactivity-warned"
 
 # Customer portal.
 PORTAL_SIGN_IN = "portal.sign-in"
@@ -80,6 +90,26 @@ CUSTOMER_EXPORTED = "customer.exported"  # the Art. 15/20 export was handed out
 LEGAL_HOLD_PLACED = "legal-hold.placed"  # Art. 17(3): erasure held back, with its exception
 LEGAL_HOLD_LIFTED = "legal-hold.lifted"
 
+# The breach register (GDPR Art. 33/34): ids and counts only, never the register's text.
+BREACH_RECORDED = "breach.recorded"
+BREACH_AUTHORITY_NOTIFIED = "breach.authority-notified"  # Art. 33(1): the 72-hour notification
+BREACH_NOTICE_DECIDED = "breach.notice-decided"  # Art. 34: must the people affected be told?
+BREACH_CUSTOMER_NOTIFIED = "breach.customer-notified"  # one per customer mailed (subject: them)
+BREACH_NOTICE_REQUESTED = "breach.notice-requested"  # the DPO asked the worker to tell customers
+BREACH_NOTICE_FINISHED = "breach.notice-finished"  # a run is done: its counts
+RECORDS_OF_PROCESSING_EXPORTED = "records-of-processing.exported"  # Art. 30: CSV or JSON taken
+
+# Signed webhooks (consentmgr/webhooks/): subscription ids and counts, never a URL or secret.
+WEBHOOK_REGISTERED = "webhook.registered"
+WEBHOOK_UPDATED = "webhook.updated"
+WEBHOOK_DELETED = "webhook.deleted"
+WEBHOOK_SECRET_ROTATED = "webhook.secret-rotated"
+WEBHOOK_REDELIVERED = "webhook.redelivered"  # dead letters sent again by an operator
+# Webhook event types that stand for several actions above (consentmgr/webhooks/events.py);
+# the others are sent under their action's own name (customer.rectified, policy.published, ...).
+WEBHOOK_CONSENT_CHANGED = "consent.changed"  # granted, withdrawn, refused, objected, expired
+WEBHOOK_REQUEST_STATUS_CHANGED = "request.status-changed"  # every request.* transition
+
 # The audit trail itself.
 AUDIT_CHECKPOINT = "audit.checkpoint"
 AUDIT_EXPORTED = "audit.exported"
@@ -90,6 +120,7 @@ FEED_ACTIONS = (CONSENT_GRANTED, CONSENT_WITHDRAWN, CONSENT_REFUSED, CONSENT_OBJ
                 CUSTOMER_RECTIFIED, CUSTOMER_RESTRICTED, CUSTOMER_UNRESTRICTED, CUSTOMER_ERASED,
                 REQUEST_RECEIVED, REQUEST_IDENTITY_VERIFIED, REQUEST_STARTED, REQUEST_EXTENDED,
                 REQUEST_COMPLETED, REQUEST_REJECTED, REQUEST_WITHDRAWN)
+FEED_ACTIONS += (CONSENT_EXPIRED,)  # downstream systems stop using a consent whose term ended
 
 # What the customer's "Who has accessed my data" page lists: a staff member
 # looking at their record or revealing one of its fields.

@@ -22,7 +22,10 @@ The off-box form is one JSON document::
 
 The readable members must equal the signed payload; ``public_key`` is for
 people (which key signed this?). Verification trusts only the configured
-key, never the key a document brings with it.
+keys, never the key a document brings with it. The audit keys are a ring
+(``CONSENTMGR_AUDIT_SIGNING_KEYS``): the first signs new checkpoints, and a
+checkpoint signed by any key of the ring verifies, so checkpoints kept from
+before a rotation stay valid while their key stays in the ring.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from consentmgr.crypto.signing import (
     PrivateKey,
     PublicKey,
     SignatureInvalid,
+    SigningKeyRing,
     b64url_decode,
     jws_header,
     jws_sign,
@@ -136,16 +140,28 @@ class SignedCheckpoint:
             payload, dict) else {}
         return cls.from_json(json.dumps(document))
 
-    def verify(self, trusted: PublicKey | PrivateKey) -> str | None:
-        """``None`` if this checkpoint was signed by ``trusted`` as written; else why not."""
-        trusted_id = key_id(trusted)
-        if self.key_id != trusted_id:
-            return (
-                f"the checkpoint was signed by key {self.key_id}, not by the configured audit "
-                f"signing key {trusted_id}"
-            )
+    def verify(self, trusted: PublicKey | PrivateKey | SigningKeyRing) -> str | None:
+        """``None`` if this checkpoint was signed by ``trusted`` as written; else why not.
+
+        ``trusted`` is one key or a ring: any key of the ring may have signed it.
+        """
+        if isinstance(trusted, SigningKeyRing):
+            if self.key_id not in trusted:
+                return (
+                    f"the checkpoint was signed by key {self.key_id}, not by the configured audit "
+                    f"signing keys ({', '.join(trusted.ids)}): an unknown or retired key"
+                )
+            keys: PublicKey | PrivateKey | dict[str, PublicKey] = trusted.verifying_keys()
+        else:
+            trusted_id = key_id(trusted)
+            if self.key_id != trusted_id:
+                return (
+                    f"the checkpoint was signed by key {self.key_id}, not by the configured audit "
+                    f"signing key {trusted_id}"
+                )
+            keys = trusted
         try:
-            signed = jws_verify(self.jws, trusted).json()
+            signed = jws_verify(self.jws, keys).json()
         except SignatureInvalid as exc:
             return f"the checkpoint's signature is invalid: {exc}"
         if signed != self.claims():

@@ -143,3 +143,25 @@ def feed_entries(
                                     AuditEntry.action.in_(list(actions)),
                                     AuditEntry.outcome == names.SUCCESS)
         .order_by(AuditEntry.sequence).limit(limit)))
+
+
+def customers_accessed_by(actor_id: str, *, since: dt.datetime, until: dt.datetime,
+                          limit: int = 100_000) -> list[uuid.UUID]:
+    """Every customer whose record staff member ``actor_id`` viewed or revealed in [since, until).
+
+    What the breach register (GDPR Art. 34) selects the people to tell by
+    when a staff account was misused: each customer once, oldest access
+    first. Both ends are aware datetimes; an empty or reversed window
+    raises :class:`~consentmgr.errors.ValidationFailed`.
+    """
+    if since >= until:
+        raise ValidationFailed({"until": ["The end must be after the start."]})
+    first = sa.func.min(AuditEntry.id).label("first")
+    rows = db.session.execute(
+        sa.select(AuditEntry.subject_id, first)
+        .where(AuditEntry.actor_type == "staff", AuditEntry.actor_id == actor_id,
+               AuditEntry.action.in_(list(names.STAFF_ACCESS_ACTIONS)),
+               AuditEntry.subject_id.is_not(None),
+               AuditEntry.occurred_at >= since, AuditEntry.occurred_at < until)
+        .group_by(AuditEntry.subject_id).order_by(first).limit(limit))
+    return [row.subject_id for row in rows]

@@ -23,6 +23,8 @@ import re
 import uuid
 from typing import Any, Mapping, Sequence
 
+import sqlalchemy as sa
+
 from consentmgr.actors import Actor
 from consentmgr.audit import actions
 from consentmgr.audit.chain import entry_hash
@@ -94,6 +96,45 @@ def record(
     set_head_hash(session, values["hash"])
     session.flush()
     return entry
+
+
+#: The columns of an entry that waits for the sequencer: all but its id and its place.
+_PENDING_COLUMNS = tuple(c.name for c in AuditEntry.__table__.columns
+                         if c.name not in ("id", "sequence", "prev_hash", "hash"))
+PENDING_PARAM_PREFIX = "audit_"
+
+
+def pending_entry_params(action: str, *, actor: Actor, **entry: Any) -> dict[str, Any]:
+    """The bind parameters of :func:`insert_pending_after` for one entry, validated as :func:`record`'s.
+
+    Raises :class:`InvalidAuditEntry` like :func:`record` does. For a writer
+    on PostgreSQL that inserts its entry inside its own statement, where
+    entries are placed by the sequencer (``not sequenced_inline``).
+    """
+    values = _validated(
+        action=action, actor=actor, outcome=entry.pop("outcome", actions.SUCCESS),
+        subject_id=entry.pop("subject_id", None), fields=entry.pop("fields", ()),
+        reason_code=entry.pop("reason_code", None), justification=entry.pop("justification", None),
+        request_id=entry.pop("request_id", None), client_address=entry.pop("client_address", None),
+        details=entry.pop("details", None))
+    if entry:
+        raise TypeError(f"unexpected audit entry arguments: {sorted(entry)}")
+    values["occurred_at"] = utcnow()
+    return {PENDING_PARAM_PREFIX + name: values.get(name) for name in _PENDING_COLUMNS}
+
+
+def insert_pending_after(source: sa.CTE) -> sa.Insert:
+    """An INSERT of one unplaced entry, run once per row of ``source``; it returns the entry's id.
+
+    Selecting from ``source`` makes PostgreSQL run that statement first: a
+    writer that takes a row lock there gets its insertion id only once it
+    holds the lock (the ledger relies on this for its order). Parameters:
+    ``audit_<column>``, from :func:`pending_entry_params`.
+    """
+    table = AuditEntry.__table__
+    select = sa.select(*(sa.bindparam(PENDING_PARAM_PREFIX + name, type_=table.c[name].type)
+                         for name in _PENDING_COLUMNS)).select_from(source)
+    return sa.insert(table).from_select(list(_PENDING_COLUMNS), select).returning(table.c.id)
 
 
 def record_export(

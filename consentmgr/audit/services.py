@@ -13,6 +13,7 @@ from consentmgr.audit.checkpoints import CheckpointFormatError, SignedCheckpoint
 from consentmgr.audit.queries import (
     MAX_SEARCH_LIMIT,
     count_entries,
+    customers_accessed_by,
     entries_for_customer,
     feed_entries,
     search_entries,
@@ -21,11 +22,15 @@ from consentmgr.audit.record import (
     MAX_JUSTIFICATION,
     InvalidAuditEntry,
     hash_client_address,
+    insert_pending_after,
+    pending_entry_params,
     record,
     record_export,
 )
+from consentmgr.audit.sequencer import sequenced_inline
 from consentmgr.audit.verify import (
     ChainBroken,
+    checkpoints_by_key,
     create_checkpoint,
     list_checkpoints,
     load_checkpoint,
@@ -34,8 +39,9 @@ from consentmgr.audit.verify import (
 
 __all__ = [
     "MAX_JUSTIFICATION", "MAX_SEARCH_LIMIT", "ChainBroken", "CheckpointFormatError",
-    "InvalidAuditEntry", "SignedCheckpoint", "VerifyResult", "count_entries",
-    "create_checkpoint", "entries_for_customer", "feed_entries", "hash_client_address",
-    "list_checkpoints", "load_checkpoint", "record", "record_export", "search_entries",
-    "verify_chain",
+    "InvalidAuditEntry", "SignedCheckpoint", "VerifyResult", "checkpoints_by_key", "count_entries",
+    "create_checkpoint", "customers_accessed_by",
+    "entries_for_customer", "feed_entries", "hash_client_address", "insert_pending_after",
+    "list_checkpoints", "load_checkpoint", "pending_entry_params", "record", "record_export",
+    "search_entries", "sequenced_inline", "verify_chain",
 ]

@@ -1,7 +1,8 @@
 """Proving the trail intact: verify the chain, sign and keep checkpoints of its head.
 
-The audit signing key is an argument: the CLI and the DPO's screen take it
-from the runtime's settings and pass it in.
+The audit signing keys are an argument (one key or a :class:`SigningKeyRing`,
+whose first key signs and every key verifies): the CLI and the DPO's screen
+take them from the runtime's settings and pass them in.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from consentmgr.audit.checkpoints import CheckpointFormatError, SignedCheckpoint
 from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from consentmgr.audit.record import record
 from consentmgr.audit.sequencer import DEFAULT_MAX_DELAY, backlog, drain
-from consentmgr.crypto.signing import PrivateKey, key_id
+from consentmgr.crypto.signing import PrivateKey, SigningKeyRing
 from consentmgr.errors import Conflict
 from consentmgr.extensions import db
 from consentmgr.runtime import of_session
@@ -37,30 +38,37 @@ class ChainBroken(Conflict):
         super().__init__(f"The audit trail is not intact; not signing it. {result.summary()}")
 
 
-def _signing_key(session: Session, given: PrivateKey | None) -> PrivateKey:
-    # Boundaries pass the key; without one, the app this session serves signs.
-    return given if given is not None else of_session(session).settings.audit_signing_key
+AuditKeys = PrivateKey | SigningKeyRing
+
+
+def _signing_keys(session: Session, given: AuditKeys | None) -> SigningKeyRing:
+    # Boundaries pass the keys; without them, the app this session serves signs.
+    if given is not None:
+        return SigningKeyRing.of(given)
+    return of_session(session).settings.audit_signing_keys
 
 
 def verify_chain(
     session: Session | None = None, *, checkpoint: SignedCheckpoint | None = None,
-    signing_key: PrivateKey | None = None, sequence_delay: dt.timedelta = DEFAULT_MAX_DELAY,
+    signing_key: AuditKeys | None = None, sequence_delay: dt.timedelta = DEFAULT_MAX_DELAY,
 ) -> VerifyResult:
     """Check the whole chain; read-only.
 
     Every entry must hash to its stored hash, link to its predecessor and
     follow it without a gap; the last one must match the recorded head.
     Then ``checkpoint`` (typically read from off-box storage) and every
-    checkpoint stored in the database must carry a valid signature by
-    ``signing_key`` (the configured audit signing key, the default) and
-    match the chain at their sequence (a chain shorter than a checkpoint
-    lost its newest entries). Last, no entry may have waited for its place
+    checkpoint stored in the database must carry a valid signature by a key
+    of ``signing_key`` (the configured audit signing keys, the default: a
+    ring, so checkpoints signed before a rotation still verify) and match
+    the chain at their sequence (a chain shorter than a checkpoint lost its
+    newest entries). A stored checkpoint by a key no longer in the ring is
+    still compared with the chain. Last, no entry may have waited for its place
     in the chain longer than ``sequence_delay`` (boundaries pass the
     configured ``AUDIT_SEQUENCE_DELAY_SECONDS``): the sequencer is not
     running, or someone keeps entries out of the chain.
     """
     session = session or db.session
-    trusted = _signing_key(session, signing_key)
+    trusted = _signing_keys(session, signing_key)
     # Checkpoints first: any entry a checkpoint covers was committed with it,
     # so the entries read afterwards include it.
     stored = _stored_checkpoints(session)
@@ -91,12 +99,12 @@ def verify_chain(
         if checkpoint is not None and item.jws == checkpoint.jws:
             continue  # the given checkpoint was checked above
         label = f"the checkpoint stored for entry {item.sequence}"
-        if item.key_id == key_id(trusted):
+        if item.key_id in trusted:
             problem = item.verify(trusted)
             if problem:
                 verifier.fail(f"{label}: {problem}")
                 continue
-        # Signed by an earlier (rotated) key: still compare it with the chain.
+        # Signed by a retired key (no longer in the ring): still compare it with the chain.
         verifier.check_checkpoint(item.sequence, item.head_hash, label)
     if verifier.failure is None:
         _check_backlog(session, verifier, sequence_delay)
@@ -163,10 +171,11 @@ def _stored_checkpoints(session: Session) -> list[SignedCheckpoint | str]:
     return found
 
 
-def create_checkpoint(*, actor: Actor, signing_key: PrivateKey | None = None) -> SignedCheckpoint:
+def create_checkpoint(*, actor: Actor, signing_key: AuditKeys | None = None) -> SignedCheckpoint:
     """Sign the chain head with ``signing_key`` and store the checkpoint.
 
-    ``signing_key`` is the audit signing key (default: the configured one).
+    ``signing_key`` is the audit signing key or ring (default: the configured
+    ring); the first key of a ring signs, every key verifies the chain first.
     Verifies the chain first and raises :class:`ChainBroken` rather than
     vouch for a tampered chain. The checkpoint covers its own audit entry
     (``audit.checkpoint``): where entries are sequenced after commit, every
@@ -175,8 +184,8 @@ def create_checkpoint(*, actor: Actor, signing_key: PrivateKey | None = None) ->
     can be deleted with it. Flushes, never commits.
     """
     session = db.session
-    key = _signing_key(session, signing_key)
-    verified = verify_chain(signing_key=key)
+    ring = _signing_keys(session, signing_key)
+    verified = verify_chain(signing_key=ring)
     if not verified.ok:
         raise ChainBroken(verified)
     entry = record(actions.AUDIT_CHECKPOINT, actor=actor,
@@ -185,7 +194,7 @@ def create_checkpoint(*, actor: Actor, signing_key: PrivateKey | None = None) ->
     drain(session)
     head = session.execute(sa.select(_HEAD.c.sequence, _HEAD.c.hash)).one()
     checkpoint = SignedCheckpoint.sign(sequence=int(head.sequence), head_hash=head.hash,
-                                       created_at=entry.occurred_at, key=key)
+                                       created_at=entry.occurred_at, key=ring.current)
     db.session.add(AuditCheckpoint(sequence=checkpoint.sequence, head_hash=checkpoint.head_hash,
                                    created_at=checkpoint.created_at, key_id=checkpoint.key_id,
                                    jws=checkpoint.jws))
@@ -199,6 +208,17 @@ def list_checkpoints(*, limit: int = 20) -> list[SignedCheckpoint]:
         sa.select(AuditCheckpoint.jws).order_by(AuditCheckpoint.sequence.desc()).limit(limit)
     )
     return [SignedCheckpoint.from_jws(token) for token in tokens]
+
+
+def checkpoints_by_key(session: Session | None = None) -> dict[str, int]:
+    """How many stored checkpoints each audit signing key (by ``kid``) signed.
+
+    Before an audit key leaves the ring: its stored checkpoints are then only
+    compared with the chain, and its off-box copies no longer verify.
+    """
+    rows = (session or db.session).execute(
+        sa.select(AuditCheckpoint.key_id, sa.func.count()).group_by(AuditCheckpoint.key_id))
+    return {kid: int(count) for kid, count in rows}
 
 
 def load_checkpoint(text: str | bytes) -> SignedCheckpoint:

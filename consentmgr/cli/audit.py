@@ -84,7 +84,7 @@ def verify(checkpoint_path: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--checkpoint") from None
     with unit_of_work():  # read-only: one snapshot, ended at once
         result = verify_chain(checkpoint=checkpoint,
-                              signing_key=runtime().settings.audit_signing_key,
+                              signing_key=runtime().settings.audit_signing_keys,
                               sequence_delay=max_delay(current_app.config))
     if result.ok:
         click.echo(result.summary())
@@ -113,7 +113,7 @@ def checkpoint(output: str | None) -> None:
     try:
         with unit_of_work():
             signed = create_checkpoint(actor=cli_actor("audit checkpoint"),
-                                       signing_key=runtime().settings.audit_signing_key)
+                                       signing_key=runtime().settings.audit_signing_keys)
     except ChainBroken as exc:
         click.echo(str(exc), err=True)
         raise SystemExit(1) from None

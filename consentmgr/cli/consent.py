@@ -18,13 +18,17 @@ consent = AppGroup("consent", help="The consent ledger.")
 @consent.command("verify-receipt")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def verify_receipt_command(file: Path) -> None:
-    """Verify a signed consent receipt (compact JWS) and print its claims."""
+    """Verify a signed consent receipt (compact JWS) and print its claims.
+
+    Every configured receipt key verifies (the receipt's ``kid`` picks it),
+    so receipts signed before a key rotation still verify.
+    """
     try:
         token = file.read_text().strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"cannot read {file}: {exc}") from None
     try:
-        claims = verify_receipt(token, signing_key=runtime().settings.receipt_signing_key)
+        claims = verify_receipt(token, signing_key=runtime().settings.receipt_signing_keys)
     except SignatureInvalid as exc:
         click.echo(f"INVALID: {exc}", err=True)
         raise SystemExit(1) from None

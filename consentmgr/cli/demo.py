@@ -8,8 +8,14 @@ from flask.cli import AppGroup
 from consentmgr.actors import Actor, cli_actor
 from consentmgr.customers.demo import demo_customers
 from consentmgr.customers.services import add_history, create_customer, find_by_email
+from consentmgr.dashboard.aggregates import refresh
+from consentmgr.dashboard.demo import load_demo_history
+from consentmgr.extensions import db
 from consentmgr.runtime import runtime
-from consentmgr.staff.demo import DemoStaffRefused, load_demo_staff
+from consentmgr.sql import utcnow
+from consentmgr.staff.accounts import find_staff_by_email
+from consentmgr.staff.demo import DEMO_STAFF, DemoStaffRefused, load_demo_staff
+from consentmgr.staff.models import StaffRole
 from consentmgr.unit_of_work import unit_of_work
 
 demo = AppGroup("demo", help="Demo data for development.")
@@ -17,7 +23,9 @@ demo = AppGroup("demo", help="Demo data for development.")
 
 @demo.command("load")
 @click.option("--count", default=25, show_default=True, help="How many demo customers.")
-def load(count: int) -> None:
+@click.option("--history/--no-history", "with_history", default=True, show_default=True,
+              help="Also a year of consent choices and requests (for the DPO dashboard).")
+def load(count: int, with_history: bool) -> None:
     """Create demo customers with preferences and history (idempotent); never in production."""
     if runtime().settings.production:
         # Made-up people in a production database would be processed (mailed,
@@ -42,6 +50,8 @@ def load(count: int) -> None:
     click.echo(f"Demo customers: {created} created, {count - created} already present.")
     click.echo(f"For example: {next(demo_customers(1))['email']}")
     _load_demo_staff(actor)
+    if with_history:
+        _load_demo_history(actor, count)
 
 
 def _load_demo_staff(actor: Actor) -> None:
@@ -57,3 +67,19 @@ def _load_demo_staff(actor: Actor) -> None:
     for login, _ in logins:
         click.echo(f"  {login.role.value:<5}  {login.email:<26}  password: {login.password}")
     click.echo("  then the 6-digit code from: flask --app wsgi staff totp-code --email <email>")
+
+
+def _load_demo_history(actor: Actor, count: int) -> None:
+    """A year of consent choices and requests for the demo customers, for the dashboard."""
+    customers = [c for c in (find_by_email(p["email"]) for p in demo_customers(count)) if c]
+    staff = {s.role: find_staff_by_email(s.email) for s in DEMO_STAFF}
+    dpo, agent = staff.get(StaffRole.DPO), staff.get(StaffRole.AGENT)
+    with unit_of_work():
+        history = load_demo_history(
+            customers, actor=actor, today=utcnow().date(),
+            staff=Actor("staff", str(dpo.id), role="dpo") if dpo else actor,
+            agents=[Actor("staff", str(agent.id), role="agent")] if agent else [])
+    with unit_of_work():
+        refresh(db.session, now=utcnow())  # the dashboard shows it at once (the worker also does)
+    click.echo(f"Demo history: {history.choices} consent choices and {history.requests} "
+               f"requests over the last year for {history.customers} customers.")

@@ -19,10 +19,22 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from consentmgr.actors import SYSTEM
 from consentmgr.apiclients.services import purge_idempotency_keys
 from consentmgr.audit.leader import SequencerLoop
 from consentmgr.audit.sequencer import drain
+from consentmgr.breaches.services import NOTICE_JOB, run_notice_job
+from consentmgr.cli.purging import Housekeeping, plan, run_purge
+from consentmgr.consent.expiry import (
+    DEFAULT_NOTICE_DAYS,
+    EXPIRY_SCHEDULE,
+    REMINDER_BATCH,
+    REMINDER_SCHEDULE,
+    record_expiries,
+    send_renewal_reminders,
+)
 from consentmgr.customers.signin import purge_spent_tokens
+from consentmgr.dashboard.aggregates import REFRESH_EVERY, REFRESH_SCHEDULE, refresh
 from consentmgr.extensions import db
 from consentmgr.jobs.services import (
     DEFAULT_LEASE,
@@ -37,11 +49,15 @@ from consentmgr.mail import (
     PURGE_SCHEDULE,
     deliver_queued,
     purge_undeliverable,
+    send_mail_after_commit,
 )
+from consentmgr.notices import services as policy_notices
+from consentmgr.requests.purge import NoPolicyInEffect
 from consentmgr.runtime import runtime
 from consentmgr.sessions.services import SessionKind, policy_from, purge
 from consentmgr.sql import utcnow
 from consentmgr.unit_of_work import unit_of_work
+from consentmgr.webhooks.services import WebhookDispatcher, delivery_settings
 
 HOURLY = dt.timedelta(hours=1)
 DAILY = dt.timedelta(days=1)
@@ -49,6 +65,7 @@ DAILY = dt.timedelta(days=1)
 KEEP_DONE_JOBS = dt.timedelta(days=7)
 KEEP_FAILED_JOBS = dt.timedelta(days=30)
 DEFAULT_POLL_SECONDS = 1.0
+RETENTION_SCHEDULE = "requests.purge-retention"
 
 
 def worker_registry(app: Flask) -> Registry:
@@ -78,12 +95,70 @@ def worker_registry(app: Flask) -> Registry:
         purge_undeliverable(db.session)
 
     registry.job(DELIVERY_JOB, deliver_mail)
+    registry.job(NOTICE_JOB, lambda payload: run_notice_job(db.session, payload))
     registry.every(PURGE_SCHEDULE, PURGE_EVERY, purge_mail)
     registry.every("sessions.purge", HOURLY, purge_sessions)
     registry.every("apiclients.purge-idempotency-keys", HOURLY, purge_idempotency)
     registry.every("customers.purge-sign-in-tokens", HOURLY, purge_sign_in_tokens)
     registry.every("jobs.purge-settled", DAILY, purge_jobs)
+
+    def purge_retention(payload: Mapping[str, Any]) -> None:
+        # The same run as `flask retention purge`: it commits batch by batch.
+        try:
+            retention = plan(db.session, now=utcnow())
+        except NoPolicyInEffect:
+            return  # nothing published yet: no period to enforce
+        run_purge(db.session, retention, actor=SYSTEM, housekeeping=housekeeping_purges(app))
+
+    registry.every(RETENTION_SCHEDULE, DAILY, purge_retention)
+
+    renewal_notice = dt.timedelta(days=int(app.config.get("CONSENT_RENEWAL_NOTICE_DAYS",
+                                                          DEFAULT_NOTICE_DAYS)))
+
+    def remind_renewals(payload: Mapping[str, Any]) -> None:
+        # The job's unit of work holds the run: each message commits with its grant's mark.
+        handled = REMINDER_BATCH
+        while handled == REMINDER_BATCH:
+            handled = send_renewal_reminders(db.session, now=utcnow(), notice=renewal_notice,
+                                             send=send_mail_after_commit).handled
+
+    registry.every(REMINDER_SCHEDULE, HOURLY, remind_renewals)
+
+    def record_lapsed_consents(payload: Mapping[str, Any]) -> None:
+        handled = REMINDER_BATCH
+        while handled == REMINDER_BATCH:
+            handled = record_expiries(db.session, now=utcnow())
+
+    registry.every(EXPIRY_SCHEDULE, HOURLY, record_lapsed_consents)
+
+    def refresh_dashboard(payload: Mapping[str, Any]) -> None:
+        # One batch run per job (bounded); the next run, minutes later, goes on if behind.
+        refresh(db.session, now=utcnow())
+
+    registry.every(REFRESH_SCHEDULE, REFRESH_EVERY, refresh_dashboard)
+
+    notice_rate = int(app.config.get("POLICY_NOTICE_RATE", policy_notices.DEFAULT_RATE))
+
+    def notify_policy_change(payload: Mapping[str, Any]) -> None:
+        # One batch per job; the job enqueues the next, paced to the rate.
+        policy_notices.run_notice_job(db.session, payload, rate=notice_rate,
+                                      send=send_mail_after_commit)
+
+    registry.job(policy_notices.NOTICE_JOB, notify_policy_change)
     return registry
+
+
+def housekeeping_purges(app: Flask) -> list[Housekeeping]:
+    """The purges of expired rows other areas own, for a retention run (same rules as above)."""
+    policies = {kind: policy_from(app.config, kind) for kind in SessionKind}
+    return [
+        ("sign-in-tokens", lambda now: purge_spent_tokens(now=now)),
+        ("idempotency-records", lambda now: purge_idempotency_keys(now=now)),
+        ("settled-jobs", lambda now: purge_settled(db.session, now=now, keep_done=KEEP_DONE_JOBS,
+                                                   keep_failed=KEEP_FAILED_JOBS)),
+        ("undeliverable-mail", lambda now: purge_undeliverable(db.session)),
+        ("ended-sessions", lambda now: purge(db.session, now=now, policies=policies)),
+    ]
 
 
 def _default_name() -> str:
@@ -111,16 +186,22 @@ def worker(once: bool, poll: float | None, name: str | None) -> None:
                                                        DEFAULT_RETRY_BASE.total_seconds()))))
     sequencer = SequencerLoop(current_app._get_current_object(), name=runner.name)
     logging.getLogger("consentmgr.audit").setLevel(logging.INFO)
+    webhooks = WebhookDispatcher(current_app._get_current_object(), delivery_settings(config),
+                                 poll=float(config.get("WEBHOOKS_POLL_SECONDS",
+                                                       WebhookDispatcher.poll)))
+    logging.getLogger("consentmgr.webhooks").setLevel(logging.INFO)
     if once:
         ran = runner.run_once()
         with unit_of_work(db.session):
             placed = drain(db.session)
         click.echo(f"Ran {ran} job(s); sequenced {placed} audit entr{'y' if placed == 1 else 'ies'}.")
+        webhooks.run_once()
         return
 
     def stop(signum: int, frame: object) -> None:
         runner.stopping.set()
         sequencer.stopping.set()
+        webhooks.stopping.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -128,7 +209,9 @@ def worker(once: bool, poll: float | None, name: str | None) -> None:
                                                               DEFAULT_POLL_SECONDS))
     click.echo(f"Worker {runner.name} started (polling every {interval:g} s).", err=True)
     sequencing = sequencer.start()
+    dispatching = webhooks.start()
     runner.run_forever(poll=interval)
+    dispatching.join(timeout=30)
     if sequencing is not None:
         sequencing.join(timeout=10)
     click.echo(f"Worker {runner.name} stopped.", err=True)

@@ -55,6 +55,8 @@ class PurposeInfo:
     # Effective date of the version that introduced the purpose or last changed
     # it materially: consent given under an older version must be renewed.
     material_since: dt.date
+    # How long a consent lasts from the grant; None: until withdrawn.
+    valid_for: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,8 @@ def _build_catalogue(day: dt.date) -> Catalogue | None:
             notice_hash=purpose.notice_hash, sale_or_share=purpose.sale_or_share,
             direct_marketing=purpose.direct_marketing, version=current.version,
             material_since=material_since[purpose.slug],
+            valid_for=(dt.timedelta(days=purpose.valid_for_days)
+                       if purpose.valid_for_days is not None else None),
         )
         for purpose, _ in rows
         if purpose.policy_version_id == current.id

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from consentmgr.consent.catalogue import Catalogue, PurposeInfo, UnknownPurpose, catalogue
 from consentmgr.consent.check_cache import MISS, CheckCache, connect_args
+from consentmgr.consent.expiry import has_expired
 from consentmgr.consent.models import ConsentState, ConsentStatus
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerNotFound
@@ -30,7 +31,7 @@ from consentmgr.errors import NotFound
 from consentmgr.extensions import db
 from consentmgr.prepared import PreparedSelect
 from consentmgr.runtime import of_session
-from consentmgr.sql import as_uuid
+from consentmgr.sql import as_uuid, utcnow
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,25 @@ class ConsentDecision:
     policy_version: str | None
     reason: str
     updated_at: dt.datetime | None
+    #: When the consent lapses (or lapsed): only for a grant under a purpose with a term.
+    expires_at: dt.datetime | None = None
 
 
 def decide(
     info: PurposeInfo, cat: Catalogue, customer_id: uuid.UUID,
-    customer_status: str, state: Any | None,
+    customer_status: str, state: Any | None, *, now: dt.datetime | None = None,
 ) -> ConsentDecision:
-    """Apply the rules to one customer's state for one purpose.
+    """Apply the rules to one customer's state for one purpose, at ``now`` (default: the clock).
 
     ``state`` is a :class:`ConsentState` or a row with the same columns.
     """
     version = state.policy_version if state is not None else None
     updated = state.updated_at if state is not None else None
+    expires = state.expires_at if state is not None else None
 
     def answer(allowed: bool, status: str, reason: str) -> ConsentDecision:
         return ConsentDecision(customer_id, info.slug, allowed, status,
-                               version or cat.version, reason, updated)
+                               version or cat.version, reason, updated, expires)
 
     if customer_status == CustomerStatus.ERASED:
         return answer(False, "erased", "erased")
@@ -77,6 +81,9 @@ def decide(
     if status is None:
         return answer(False, ConsentStatus.NOT_GIVEN.value, "not-given")
     if status == ConsentStatus.GIVEN:
+        # Compared at read time: expiry needs no write, and a cached row cannot outlive it.
+        if has_expired(expires, now or utcnow()):
+            return answer(False, ConsentStatus.EXPIRED.value, "expired")
         given_under = cat.effective_dates.get(state.policy_version)
         if given_under is None or given_under < info.material_since:
             return answer(False, ConsentStatus.RENEWAL_REQUIRED.value, "renewal-required")
@@ -96,7 +103,7 @@ _CUSTOMERS = Customer.__table__.c
 # Built and compiled once: the hot path only binds parameters.
 CHECK_QUERY = PreparedSelect(
     sa.select(_CUSTOMERS.status, _STATE.status.label("state_status"), _STATE.policy_version,
-              _STATE.updated_at)
+              _STATE.updated_at, _STATE.expires_at)
     .select_from(Customer.__table__)
     .outerjoin(ConsentState.__table__,
                sa.and_(_STATE.customer_id == _CUSTOMERS.id,
@@ -168,16 +175,20 @@ class _StateRow:
     status: str
     policy_version: str
     updated_at: dt.datetime
+    expires_at: dt.datetime | None
 
 
 def check_consent(
-    customer_id: uuid.UUID | str, purpose_slug: str, *, today: dt.date | None = None
+    customer_id: uuid.UUID | str, purpose_slug: str, *, today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> ConsentDecision:
     """May this customer's data be used for this purpose now? One query.
 
-    Raises :class:`CustomerNotFound` or :class:`UnknownPurpose`.
+    ``now`` (default: the clock) decides expiry, and the policy in effect
+    unless ``today`` is given. Raises :class:`CustomerNotFound` or
+    :class:`UnknownPurpose`.
     """
-    cat = catalogue(today)
+    cat = catalogue(today or (now.date() if now is not None else None))
     info = cat.purposes.get(purpose_slug)
     if info is None:
         raise UnknownPurpose(purpose_slug)
@@ -200,20 +211,24 @@ def check_consent(
                     cache.fill(key, purpose_slug, row, ticket)
     if row is None:
         raise CustomerNotFound()
-    customer_status, state_status, policy_version, updated_at = row
-    found = _StateRow(state_status, policy_version, updated_at) if state_status else None
-    return decide(info, cat, key, customer_status, found)
+    customer_status, state_status, policy_version, updated_at, expires = row
+    found = (_StateRow(state_status, policy_version, updated_at, expires)
+             if state_status else None)
+    return decide(info, cat, key, customer_status, found, now=now)
 
 
 def check_many(
-    pairs: Sequence[tuple[uuid.UUID | str, str]], *, today: dt.date | None = None
+    pairs: Sequence[tuple[uuid.UUID | str, str]], *, today: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> list[ConsentDecision | NotFound]:
     """Check many customer/purpose pairs with two queries.
 
     Each result is a decision, or the :class:`NotFound` error for that pair
-    (unknown customer or purpose), in the order given.
+    (unknown customer or purpose), in the order given. ``now`` and ``today``
+    as for :func:`check_consent`.
     """
-    cat = catalogue(today)
+    now = now or utcnow()
+    cat = catalogue(today or now.date())
     keys: list[uuid.UUID | None] = []
     for customer_id, _ in pairs:
         try:
@@ -242,12 +257,13 @@ def check_many(
         elif info is None:
             results.append(UnknownPurpose(slug))
         else:
-            results.append(decide(info, cat, key, statuses[key], states.get((key, slug))))
+            results.append(decide(info, cat, key, statuses[key], states.get((key, slug)),
+                                  now=now))
     return results
 
 
 _MANY_STATES = sa.select(_STATE.customer_id, _STATE.purpose, _STATE.status, _STATE.policy_version,
-                         _STATE.updated_at)
+                         _STATE.updated_at, _STATE.expires_at)
 
 
 # PostgreSQL: exactly the pairs asked for, each list one array parameter. Reading
@@ -256,11 +272,11 @@ _MANY_STATES = sa.select(_STATE.customer_id, _STATE.purpose, _STATE.status, _STA
 _STATUSES = sa.text("SELECT id, status FROM customers WHERE id = ANY(CAST(:ids AS uuid[]))"
                     ).columns(_CUSTOMERS.id, _CUSTOMERS.status)
 _PAIRS = sa.text(
-    "SELECT s.customer_id, s.purpose, s.status, s.policy_version, s.updated_at "
+    "SELECT s.customer_id, s.purpose, s.status, s.policy_version, s.updated_at, s.expires_at "
     "FROM unnest(CAST(:ids AS uuid[]), CAST(:purposes AS varchar[])) AS w(customer_id, purpose) "
     "JOIN consent_states s ON s.customer_id = w.customer_id AND s.purpose = w.purpose"
 ).columns(_STATE.customer_id, _STATE.purpose, _STATE.status, _STATE.policy_version,
-          _STATE.updated_at)
+          _STATE.updated_at, _STATE.expires_at)
 
 
 def _load_pairs(execute: Any, wanted: list[uuid.UUID], asked: list[tuple[uuid.UUID, str]],

@@ -2,13 +2,17 @@
 
 Every change appends a :class:`ConsentEvent`, upserts the customer's
 :class:`ConsentState` for that purpose and writes an audit entry, in the
-caller's transaction. The audit append is taken first: it serialises
-writers, so event order, state and the change-feed cursor always agree.
+caller's transaction. The state's upsert comes first and takes its row
+lock, so for one customer and purpose the audit entries (and so the change
+feed) follow the order in which the choices took effect. On PostgreSQL the
+three writes are one statement; on SQLite the audit entry claims its place
+in the chain at once (:mod:`consentmgr.audit.record`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,7 @@ from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from consentmgr.consent.catalogue import PurposeInfo, catalogue, purpose_info
 from consentmgr.consent.check_cache import note_changed
+from consentmgr.consent.expiry import expires_at
 from consentmgr.consent.models import (
     STATUS_AFTER,
     Channel,
@@ -34,7 +39,14 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.services import PolicyNotFound, get_purpose
 from consentmgr.runtime import of_session
-from consentmgr.sql import PreparedUpsert, as_uuid, insert_stored, utcnow
+from consentmgr.sql import (
+    PreparedUpsert,
+    as_uuid,
+    attach_stored,
+    column_params,
+    insert_stored,
+    utcnow,
+)
 
 
 class ConsentNotApplicable(Conflict):
@@ -158,28 +170,36 @@ def record_choice(
     evidence = evidence or Evidence()
     status = STATUS_AFTER[action]
     event_id, now = uuid.uuid4(), utcnow()
-    # The state first: its upsert takes the row lock of this customer and
-    # purpose, so a concurrent choice for the same pair writes its audit
-    # entry only after this one commits. Insertion ids (and so sequence
-    # numbers) then follow the order in which the choices took effect.
-    _upsert_state(customer.id, info.slug, status, version, shown_hash, event_id, now)
-    entry = audit.record(
-        AUDIT_ACTIONS[action], actor=actor, subject_id=customer.id,
-        details={"purpose": info.slug, "status": status.value, "policy_version": version,
-                 "channel": channel.value, "gpc": evidence.gpc},
-    )
+    # Every choice starts a new term: its expiry, and no reminder sent yet.
+    state = {"customer_id": customer.id, "purpose": info.slug, "status": status,
+             "policy_version": version, "notice_hash": shown_hash, "event_id": event_id,
+             "updated_at": now, "reminded_at": None,
+             "expires_at": expires_at(info, status, granted_at=collected_at or now, now=now)}
+    entry = {"subject_id": customer.id,
+             "details": {"purpose": info.slug, "status": status.value, "policy_version": version,
+                         "channel": channel.value, "gpc": evidence.gpc}}
     event = ConsentEvent(
         id=event_id, customer_id=customer.id, purpose=info.slug, action=action,
         status=status, policy_version=version, notice_hash=shown_hash, channel=channel,
         actor_type=actor.type, actor_id=actor.id, occurred_at=now,
         collected_at=collected_at, gpc=evidence.gpc, evidence=_evidence_json(evidence),
-        audit_entry_id=entry.id,
     )
     if evidence.note:
         event.note = evidence.note
-    event.feed_cursor = entry.sequence
+    # The state first: its upsert takes the row lock of this customer and
+    # purpose, so a concurrent choice for the same pair writes its audit
+    # entry only after this one commits. Insertion ids (and so sequence
+    # numbers) then follow the order in which the choices took effect.
+    if audit.sequenced_inline(db.session):
+        _upsert_state(state)
+        recorded = audit.record(AUDIT_ACTIONS[action], actor=actor, **entry)
+        event.audit_entry_id, event.feed_cursor = recorded.id, recorded.sequence
+        insert_stored(db.session, event)
+    else:
+        _write_in_one_statement(state, event, audit.pending_entry_params(
+            AUDIT_ACTIONS[action], actor=actor, **entry))
     note_changed(db.session, customer.id)  # this process answers its own write at once
-    return insert_stored(db.session, event)
+    return event
 
 
 def _not_applicable(action: ConsentAction, info: PurposeInfo) -> str:
@@ -195,20 +215,55 @@ def _not_applicable(action: ConsentAction, info: PurposeInfo) -> str:
 #: The state upsert, built once per dialect (the write's hot path; see benchmarks/write_cost.py).
 _UPSERT_STATE = PreparedUpsert(
     ConsentState.__table__,
-    ["customer_id", "purpose", "status", "policy_version", "notice_hash", "event_id", "updated_at"],
+    ["customer_id", "purpose", "status", "policy_version", "notice_hash", "event_id", "updated_at",
+     "expires_at", "reminded_at"],
     key=["customer_id", "purpose"])
 
 
-def _upsert_state(customer_id: uuid.UUID, purpose: str, status: ConsentStatus, version: str,
-                  notice_hash: str, event_id: uuid.UUID, at: dt.datetime) -> None:
-    _UPSERT_STATE(db.session, {"customer_id": customer_id, "purpose": purpose, "status": status,
-                               "policy_version": version, "notice_hash": notice_hash,
-                               "event_id": event_id, "updated_at": at})
+def _upsert_state(state: dict[str, Any]) -> None:
+    _UPSERT_STATE(db.session, state)
+    _forget_cached_state(state)
+
+
+def _forget_cached_state(state: dict[str, Any]) -> None:
     # The ORM may hold a stale copy of this row in the identity map.
     cached = db.session.identity_map.get(
-        db.session.identity_key(ConsentState, (customer_id, purpose)))
+        db.session.identity_key(ConsentState, (state["customer_id"], state["purpose"])))
     if cached is not None:
         db.session.expire(cached)
+
+
+@functools.cache
+def _one_statement() -> sa.Insert:
+    """State upsert, audit entry and event as one PostgreSQL statement (built once).
+
+    A write is CPU-bound in the app process, and each statement costs a round
+    trip plus SQLAlchemy's and psycopg's own work: one statement instead of
+    three (benchmarks/write_cost.py). The audit entry selects from the
+    upsert's row and the event from the entry's id, so PostgreSQL runs them
+    in that order: the row lock is held before the entry's insertion id is
+    drawn, as in the three-statement path.
+    """
+    locked = _UPSERT_STATE.statement("postgresql").returning(
+        sa.literal_column("1").label("locked")).cte("state")
+    entry = audit.insert_pending_after(locked).cte("entry")
+    events = ConsentEvent.__table__
+    names = [c.name for c in events.columns if c.name != "audit_entry_id"]
+    values = sa.select(*(sa.bindparam(_EVENT + name, type_=events.c[name].type)
+                         for name in names), entry.c.id).select_from(entry)
+    return (sa.insert(events).from_select([*names, "audit_entry_id"], values)
+            .returning(events.c.audit_entry_id))
+
+
+_EVENT = "event_"
+
+
+def _write_in_one_statement(state: dict[str, Any], event: ConsentEvent,
+                            entry: dict[str, Any]) -> None:
+    params = {**state, **entry, **column_params(event, _EVENT)}
+    event.audit_entry_id = db.session.execute(_one_statement(), params).scalar_one()
+    _forget_cached_state(state)
+    attach_stored(db.session, event)
 
 
 def grant_consent(customer: Customer, purpose_slug: str, **kwargs: Any) -> ConsentEvent:

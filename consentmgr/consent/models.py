@@ -59,6 +59,9 @@ class Channel(enum.StrEnum):
     STAFF = "staff"
     API = "api"
     IMPORT = "import"
+    # A one-click unsubscribe link in a mail (RFC 8058; consentmgr/consent/unsubscribe.py).
+    # Stored as text in a 16-character column without a CHECK constraint: no migration.
+    EMAIL = "email"
 
 
 def _enum(kind: type[enum.Enum], length: int = 32) -> sa.Enum:
@@ -132,6 +135,14 @@ class ConsentState(db.Model):
     notice_hash: Mapped[str] = mapped_column(sa.String(64))
     event_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime)
+    # When a consent given under a purpose with ``valid_for_days`` lapses. The
+    # check compares it with the clock, so expiry needs no write (expiry.py).
+    expires_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+    # When the renewal reminder for this grant was queued: at most one per grant
+    # (every new choice rewrites the row and clears it).
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(TZDateTime)
+
+    __table_args__ = (sa.Index("ix_consent_states_expires_at", "expires_at"),)
 
 
 class LedgerIsAppendOnly(RuntimeError):

@@ -36,9 +36,14 @@ class PurposeChoice:
         return self.info.legal_basis == "legitimate-interest" and self.decision.status != "objected"
 
 
-def consent_overview(customer: Customer, *, today: dt.date | None = None) -> list[PurposeChoice]:
-    """Every purpose in effect with the customer's decision, in policy order."""
-    cat = catalogue(today)
+def consent_overview(customer: Customer, *, today: dt.date | None = None,
+                     now: dt.datetime | None = None) -> list[PurposeChoice]:
+    """Every purpose in effect with the customer's decision, in policy order.
+
+    ``now`` (default: the clock) decides expiry, and the policy in effect unless ``today`` is given.
+    """
+    cat = catalogue(today or (now.date() if now is not None else None))
     states = current_states(customer)
-    return [PurposeChoice(info, decide(info, cat, customer.id, customer.status, states.get(slug)))
+    return [PurposeChoice(info, decide(info, cat, customer.id, customer.status, states.get(slug),
+                                       now=now))
             for slug, info in cat.purposes.items()]

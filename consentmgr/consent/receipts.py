@@ -2,8 +2,14 @@
 
 A receipt is the customer's own proof of a choice: the fields of the Kantara
 Consent Receipt specification v1.1 for one consent event, signed with
-Ed25519 as a compact JWS. The public key is published at
+Ed25519 as a compact JWS. The public keys are published at
 ``/.well-known/jwks.json`` so anyone can verify a receipt without us.
+
+Receipt keys are a ring (``CONSENTMGR_RECEIPT_SIGNING_KEYS``): the first
+signs, and every key in it verifies and is published, so a receipt issued
+before a rotation still verifies as long as its key stays in the ring. The
+JWS header's ``kid`` picks the key; a receipt whose key has left the ring
+fails as "signed by an unknown key".
 
 ``piiControllers[]`` has every field v1.1 requires: ``piiController``,
 ``contact``, ``address`` (an object: ``streetAddress``, ``postalCode``,
@@ -12,9 +18,9 @@ policy version's front matter. Receipts issued before ``address`` became an
 object still verify: verification checks the signature and the receipt's
 identity, not the shape of its fields.
 
-The receipt signing key is an argument (``signing_key=``): boundaries take
-it from the runtime's settings. Without it, the key configured for the app
-of the current session is used.
+The receipt signing keys are an argument (``signing_key=``, one key or a
+:class:`SigningKeyRing`): boundaries take them from the runtime's settings.
+Without it, the ring configured for the app of the current session is used.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from consentmgr.consent.models import Channel, ConsentEvent
 from consentmgr.crypto.signing import (
     PrivateKey,
     SignatureInvalid,
+    SigningKeyRing,
+    UnknownSigningKey,
     jws_sign,
     jws_verify,
     public_jwk,
@@ -43,12 +51,22 @@ _COLLECTION_METHODS = {
     Channel.STAFF: "Recorded by a staff member on the customer's behalf",
     Channel.API: "Collected by a company system and sent through the API",
     Channel.IMPORT: "Imported from an earlier record of consent",
+    Channel.EMAIL: "Unsubscribe link in an email, signed for this customer and purpose",
 }
 
 
-def _signing_key(given: PrivateKey | None) -> PrivateKey:
-    # Boundaries pass the key; without one, the app this session serves signs.
-    return given if given is not None else of_session(db.session).settings.receipt_signing_key
+ReceiptKeys = PrivateKey | SigningKeyRing
+
+
+def _signing_keys(given: ReceiptKeys | None) -> SigningKeyRing:
+    # Boundaries pass the keys; without them, the app this session serves signs.
+    if given is not None:
+        return SigningKeyRing.of(given)
+    return of_session(db.session).settings.receipt_signing_keys
+
+
+def _signing_key(given: ReceiptKeys | None) -> PrivateKey:
+    return _signing_keys(given).current
 
 
 def _kantara_address(controller: Controller) -> dict[str, str]:
@@ -77,10 +95,12 @@ def _jurisdiction(address: str) -> str:
     return lines[-1] if lines else "EU"
 
 
-def receipt_claims(event: ConsentEvent, *, signing_key: PrivateKey | None = None) -> dict[str, Any]:
+def receipt_claims(event: ConsentEvent, *, signing_key: ReceiptKeys | None = None
+                   ) -> dict[str, Any]:
     """The Kantara CR v1.1 fields for ``event`` (plus a ``consentmgr`` extension).
 
-    ``signing_key`` is the receipt key whose public half the receipt names.
+    ``signing_key`` is the receipt key (or ring, whose first key signs) whose
+    public half the receipt names.
     """
     links = of_session(db.session).links
     version = get_version(event.policy_version)
@@ -137,19 +157,30 @@ def receipt_claims(event: ConsentEvent, *, signing_key: PrivateKey | None = None
     }
 
 
-def issue_receipt(event: ConsentEvent, *, signing_key: PrivateKey | None = None) -> str:
-    """The signed receipt for ``event`` as a compact JWS, signed with ``signing_key``."""
+def issue_receipt(event: ConsentEvent, *, signing_key: ReceiptKeys | None = None) -> str:
+    """The signed receipt for ``event`` as a compact JWS, signed with ``signing_key``.
+
+    Given a ring, its first key signs.
+    """
     key = _signing_key(signing_key)
     return jws_sign(receipt_claims(event, signing_key=key), key, header={"typ": RECEIPT_TYPE})
 
 
-def verify_receipt(token: str, *, signing_key: PrivateKey | None = None) -> dict[str, Any]:
-    """Verify a receipt against our receipt key (``signing_key``) and return its claims.
+def verify_receipt(token: str, *, signing_key: ReceiptKeys | None = None) -> dict[str, Any]:
+    """Verify a receipt against our receipt keys (``signing_key``) and return its claims.
 
-    Raises :class:`SignatureInvalid` (with a reason) if it was altered, signed
-    by another key, or is not a receipt.
+    The key is picked by the receipt's ``kid``, from every key of the ring:
+    receipts signed before a rotation still verify. Raises
+    :class:`SignatureInvalid` (with a reason) if it was altered, signed by a
+    key not in the ring (:class:`UnknownSigningKey`), or is not a receipt.
     """
-    verified = jws_verify(token.strip(), _signing_key(signing_key))
+    ring = _signing_keys(signing_key)
+    try:
+        verified = jws_verify(token.strip(), ring.verifying_keys())
+    except UnknownSigningKey as exc:
+        raise UnknownSigningKey(
+            f"it is signed by an unknown key (kid {exc.kid!r}), not by any of our receipt "
+            "signing keys", kid=exc.kid) from None
     claims = verified.json()
     if not isinstance(claims, dict) or claims.get("version") != RECEIPT_VERSION:
         raise SignatureInvalid("this is not a consent receipt")
@@ -160,6 +191,10 @@ def verify_receipt(token: str, *, signing_key: PrivateKey | None = None) -> dict
     return claims
 
 
-def jwks(*, signing_key: PrivateKey | None = None) -> dict[str, Any]:
-    """The JSON Web Key Set with the public half of the receipt key (``signing_key``)."""
-    return {"keys": [public_jwk(_signing_key(signing_key))]}
+def jwks(*, signing_key: ReceiptKeys | None = None) -> dict[str, Any]:
+    """The JSON Web Key Set of every receipt key (``signing_key``): the signing key first.
+
+    Keys that only verify are published too: receipts signed before a
+    rotation must stay checkable by anyone, not only by us.
+    """
+    return _signing_keys(signing_key).jwks()

@@ -9,6 +9,10 @@ bytes are a valid Ed25519 key), or as a PKCS#8 PEM block such as
 JWKs (RFC 8037, ``kty`` ``OKP``, ``crv`` ``Ed25519``) whose ``kid`` is the
 RFC 7638 thumbprint, so the key id is derived from the key itself and a
 verifier can check that a ``kid`` really names the key it came with.
+
+Keys are configured as rings (:class:`SigningKeyRing`): several keys
+separated by commas or white space, the first signs and every one verifies,
+so a key can be rotated without making what it signed unverifiable.
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import binascii
 import hashlib
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, Mapping
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -37,6 +42,14 @@ PublicKey = Ed25519PublicKey
 
 class SignatureInvalid(CryptoError):
     """A signature or a JWS did not verify (or could not be parsed)."""
+
+
+class UnknownSigningKey(SignatureInvalid):
+    """A JWS names (by ``kid``) a key that is not among the trusted ones."""
+
+    def __init__(self, message: str, *, kid: object) -> None:
+        super().__init__(message)
+        self.kid = kid
 
 
 def b64url_encode(data: bytes) -> str:
@@ -231,7 +244,7 @@ def jws_verify(
     if isinstance(keys, Mapping):
         public = keys.get(kid) if isinstance(kid, str) else None
         if public is None:
-            raise SignatureInvalid(f"the JWS is signed by an unknown key (kid {kid!r})")
+            raise UnknownSigningKey(f"the JWS is signed by an unknown key (kid {kid!r})", kid=kid)
     else:
         public = _public(keys)
         if kid is not None and kid != key_id(public):
@@ -247,11 +260,101 @@ def jws_verify(
     return VerifiedJws(header=header, payload=payload)
 
 
+# A PEM block, or one base64 key; entries of a ring are separated by commas or white space.
+_RING_ENTRY = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----|[^,\s]+", re.DOTALL)
+
+
+@dataclass(frozen=True, eq=False)
+class SigningKeyRing:
+    """Ed25519 signing keys in order: the first signs, every one of them verifies.
+
+    Rotation puts a new key first and keeps the old ones after it, so that
+    what they signed (receipts customers keep, checkpoints stored off the
+    box) still verifies; a JWS names its key by ``kid`` (the RFC 7638
+    thumbprint), so verification picks the key without trying each one.
+    ``repr`` shows key ids only.
+    """
+
+    keys: tuple[Ed25519PrivateKey, ...]
+    # Derived once: every verification looks its key up by kid.
+    _public: dict[str, Ed25519PublicKey] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.keys:
+            raise KeyConfigError("a signing key ring needs at least one key")
+        public = {key_id(key): key.public_key() for key in self.keys}
+        if len(public) != len(self.keys):
+            raise KeyConfigError("a signing key ring holds the same key twice")
+        object.__setattr__(self, "_public", public)
+
+    @classmethod
+    def of(cls, keys: Ed25519PrivateKey | SigningKeyRing | Iterable[Ed25519PrivateKey]
+           ) -> SigningKeyRing:
+        """``keys`` as a ring: a ring as it is, one key as a ring of one."""
+        if isinstance(keys, SigningKeyRing):
+            return keys
+        if isinstance(keys, Ed25519PrivateKey):
+            return cls((keys,))
+        return cls(tuple(keys))
+
+    @property
+    def current(self) -> Ed25519PrivateKey:
+        """The key that signs."""
+        return self.keys[0]
+
+    @property
+    def ids(self) -> list[str]:
+        """The key ids (thumbprints), the signing key's first."""
+        return list(self._public)
+
+    def verifying_keys(self) -> dict[str, Ed25519PublicKey]:
+        """Every public key by its ``kid``, for :func:`jws_verify`."""
+        return dict(self._public)
+
+    def __contains__(self, kid: object) -> bool:
+        return kid in self._public
+
+    def jwks(self) -> dict[str, Any]:
+        """A JSON Web Key Set (RFC 7517 section 5) of every public key, the signing key first."""
+        return {"keys": [public_jwk(key) for key in self.keys]}
+
+    def __repr__(self) -> str:
+        return f"SigningKeyRing(ids={self.ids!r})"
+
+
+def parse_signing_keyring(text: str, *, source: str) -> SigningKeyRing:
+    """Parse private keys separated by commas or white space (PEM blocks too), first signs.
+
+    ``source`` names the setting in error messages, with the entry's
+    position; the key material never appears in them.
+    """
+    entries = _RING_ENTRY.findall(text or "")
+    if not entries:
+        raise KeyConfigError(
+            f"{source} is empty: expected the base64 of 32-byte Ed25519 keys, comma-separated, "
+            "the signing key first"
+        )
+    keys: list[Ed25519PrivateKey] = []
+    seen: dict[str, int] = {}
+    for position, entry in enumerate(entries, start=1):
+        key = load_private_key(entry, source=f"{source} entry {position}")
+        kid = key_id(key)
+        if kid in seen:
+            raise KeyConfigError(
+                f"{source}: entries {seen[kid]} and {position} are the same key (kid {kid})"
+            )
+        seen[kid] = position
+        keys.append(key)
+    return SigningKeyRing(tuple(keys))
+
+
 __all__ = [
     "JWS_ALGORITHM",
     "PrivateKey",
     "PublicKey",
     "SignatureInvalid",
+    "SigningKeyRing",
+    "UnknownSigningKey",
     "VerifiedJws",
     "b64url_decode",
     "b64url_encode",
@@ -262,6 +365,7 @@ __all__ = [
     "jws_verify",
     "key_id",
     "load_private_key",
+    "parse_signing_keyring",
     "private_key_text",
     "public_jwk",
     "public_key_bytes",

@@ -60,6 +60,7 @@ class Customer(EncryptedRecord, db.Model):
     )
 
     PERSONAL_FIELDS = ("email", "name", "phone", "postal_address", "date_of_birth", "preferences")
+    data_key_owner_column = "id"  # each customer owns their key
 
     def data_key_owner(self) -> tuple[uuid.UUID, bool]:
         """A customer's fields are encrypted under their own key."""
@@ -73,6 +74,9 @@ class HistoryEntry(EncryptedRecord, db.Model):
     """One interaction with a customer; summary and details are encrypted."""
 
     __tablename__ = "history_entries"
+    # The retention purge's batches: one category, oldest first (migration 0017).
+    __table_args__ = (sa.Index("ix_history_entries_category_occurred", "data_category",
+                               "occurred_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     customer_id: Mapped[uuid.UUID] = mapped_column(

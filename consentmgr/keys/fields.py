@@ -25,7 +25,7 @@ collector to track: on a 10,000-row list that cost more than the lookups.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterator
+from typing import Any, ClassVar, Iterator
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, mapped_column, object_session
@@ -56,6 +56,12 @@ def is_new(obj: Any) -> bool:
 
 class EncryptedRecord:
     """Mixin for models with encrypted fields. Subclasses name their key owner."""
+
+    #: The column holding the id of the owner whose data key encrypts the row
+    #: (what :meth:`data_key_owner` returns for a stored row). Bulk work over
+    #: stored rows, such as re-encrypting under a new data key
+    #: (:mod:`consentmgr.keys.registry`), finds an owner's rows by it.
+    data_key_owner_column: ClassVar[str] = "customer_id"
 
     def data_key_owner(self) -> tuple[uuid.UUID, bool]:
         """``(owner id, owner is new)``: whose data key encrypts this row."""

@@ -52,15 +52,19 @@ def rewrap_batch(session: Session, keyring: KeyRing, *, actor: Actor,
     ).all()
     if not rows:
         return 0
+    rewrapped = []
     for owner_id, version, master_key_id, wrapped in rows:
         key = unwrap_data_key(keyring, wrapped, master_key_id=master_key_id,
                               owner_id=owner_id, version=version)
-        session.execute(
-            sa.update(table)
-            .where(table.c.owner_id == owner_id, table.c.version == version)
-            .values(master_key_id=current.id,
-                    wrapped=wrap_data_key(current, key, owner_id=owner_id, version=version))
-        )
+        rewrapped.append({"o": owner_id, "v": version, "w": wrap_data_key(
+            current, key, owner_id=owner_id, version=version)})
+    # One executemany for the batch: a statement per key was most of the run's time.
+    session.execute(
+        sa.update(table)
+        .where(table.c.owner_id == sa.bindparam("o"), table.c.version == sa.bindparam("v"))
+        .values(master_key_id=current.id, wrapped=sa.bindparam("w", type_=table.c.wrapped.type)),
+        rewrapped,
+    )
     audit.record(audit_actions.KEYS_ROTATE_MASTER, actor=actor,
                  details={"to": current.id,
                           "from": " ".join(sorted({row.master_key_id for row in rows})),

@@ -56,11 +56,16 @@ MAX_ATTEMPTS = 8
 _TABLE = OutboxMessage.__table__
 
 
-def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = True) -> None:
+def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = True,
+                           headers: Mapping[str, str] | None = None) -> None:
     """Queue a plain-text message in the current unit of work; a worker sends it after the commit.
 
     ``deliver=False`` queues it the same way but the worker never sends it
-    (see :func:`consentmgr.mail.smtp.deliver`, ``rehearse``). Flushes.
+    (see :func:`consentmgr.mail.smtp.deliver`, ``rehearse``). ``headers``
+    are extra header fields, sealed with the message: marketing mail passes
+    ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058); mail a
+    customer must get whatever their consent (sign-in links, request
+    notices) passes none. Flushes.
     """
     session = db.session()
     now = utcnow()
@@ -68,7 +73,8 @@ def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = 
     job = enqueue(session, DELIVERY_JOB, {"message": message_id}, now=now,
                   max_attempts=MAX_ATTEMPTS)
     sealed = seal(of_session(session).master_keys, message_id,
-                  Letter(to=to, subject=subject, body=body, deliver=deliver))
+                  Letter(to=to, subject=subject, body=body, deliver=deliver,
+                         headers=dict(headers or {})))
     session.add(OutboxMessage(id=message_id, job_id=job.id, created_at=now,
                               master_key_id=sealed.master_key_id, wrapped_key=sealed.wrapped_key,
                               sealed=sealed.sealed))
@@ -92,7 +98,7 @@ def deliver_queued(session: Session, payload: Mapping[str, Any], *, smtp: SmtpSe
         return  # delivered already, by a worker whose lease ran out, or purged
     letter = unseal(of_session(session).master_keys, message_id,
                     Sealed(row.master_key_id, row.wrapped_key, row.sealed))
-    deliver(smtp, compose(smtp, letter.to, letter.subject, letter.body),
+    deliver(smtp, compose(smtp, letter.to, letter.subject, letter.body, letter.headers),
             rehearse=not letter.deliver)
     session.execute(sa.delete(_TABLE).where(_TABLE.c.id == message_id),
                     execution_options={"synchronize_session": False})

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from consentmgr.crypto import (
     FieldCipher,
@@ -36,12 +37,17 @@ _KEY_VERSION = 1  # one data key per message, never rotated: the row lives minut
 
 @dataclass(frozen=True)
 class Letter:
-    """What a queued message says: recipient, subject, body, and whether it goes out at all."""
+    """What a queued message says: recipient, subject, body, and whether it goes out at all.
+
+    ``headers`` are extra header fields (``List-Unsubscribe`` on marketing
+    mail: a link signed for the recipient, so it is sealed with the rest).
+    """
 
     to: str
     subject: str
     body: str
     deliver: bool
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,8 @@ def _owner(message_id: uuid.UUID) -> str:
 def seal(keys: KeyRing, message_id: uuid.UUID, letter: Letter) -> Sealed:
     """``letter`` sealed for the outbox row ``message_id`` under the current master key."""
     plaintext = json.dumps({"to": letter.to, "subject": letter.subject, "body": letter.body,
-                            "deliver": 1 if letter.deliver else 0},
+                            "deliver": 1 if letter.deliver else 0,
+                            "headers": dict(letter.headers)},
                            ensure_ascii=False, separators=(",", ":")).encode()
     # Trailing spaces are JSON whitespace: the padding needs no length field.
     plaintext += b" " * (-len(plaintext) % BLOCK_BYTES)
@@ -82,5 +89,6 @@ def unseal(keys: KeyRing, message_id: uuid.UUID, sealed: Sealed) -> Letter:
     plaintext = FieldCipher(data_key, _KEY_VERSION).decrypt(bytes(sealed.sealed), table=TABLE,
                                                             column=COLUMN, row_id=message_id)
     fields = json.loads(plaintext)
+    # Messages sealed before headers existed have none.
     return Letter(to=fields["to"], subject=fields["subject"], body=fields["body"],
-                  deliver=bool(fields["deliver"]))
+                  deliver=bool(fields["deliver"]), headers=fields.get("headers") or {})

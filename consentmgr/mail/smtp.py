@@ -8,9 +8,11 @@ naming the server, never the recipient.
 
 from __future__ import annotations
 
+import email.policy
 import logging
 import smtplib
 import sys
+from collections.abc import Mapping
 from email.message import EmailMessage
 
 from consentmgr.config import SmtpSettings
@@ -18,18 +20,27 @@ from consentmgr.config import SmtpSettings
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 10
+# Extra headers the development console shows (the one-click unsubscribe link, RFC 8058).
+_SHOWN_EXTRA = ("List-Unsubscribe", "List-Unsubscribe-Post")
+# RFC 5322 §2.1.1 allows lines of up to 998 characters. At the default 78 a
+# List-Unsubscribe link, one long word, is written as RFC 2047 encoded words,
+# which mail platforms do not decode in that header (RFC 2369 wants the bare <URL>).
+_LONG_LINES = email.policy.default.clone(max_line_length=998)
 
 
 class MailError(RuntimeError):
     """The message could not be handed to the mail server."""
 
 
-def compose(smtp: SmtpSettings, to: str, subject: str, body: str) -> EmailMessage:
-    """A plain-text message from our sender to one recipient."""
-    message = EmailMessage()
+def compose(smtp: SmtpSettings, to: str, subject: str, body: str,
+            headers: Mapping[str, str] | None = None) -> EmailMessage:
+    """A plain-text message from our sender to one recipient, with any extra ``headers``."""
+    message = EmailMessage(policy=_LONG_LINES if headers else email.policy.default)
     message["From"] = smtp.sender
     message["To"] = to
     message["Subject"] = subject
+    for name, value in (headers or {}).items():
+        message[name] = value
     message.set_content(body)
     return message
 
@@ -53,8 +64,10 @@ def deliver(smtp: SmtpSettings, message: EmailMessage, *, rehearse: bool = False
         if rehearse:
             return
         # Decoded body, not the wire form: quoted-printable would break long links.
+        extra = "".join(f"{name}: {message[name]}\n" for name in _SHOWN_EXTRA if name in message)
         print(f"\n----- mail (CONSENTMGR_SMTP_HOST unset) -----\n"
-              f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n\n"
+              f"From: {message['From']}\nTo: {message['To']}\nSubject: {message['Subject']}\n"
+              f"{extra}\n"
               f"{message.get_content()}----- end of mail -----\n", file=sys.stdout, flush=True)
         return
     try:

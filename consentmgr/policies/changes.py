@@ -47,6 +47,9 @@ MATERIAL_FIELDS = (
     "transfers",
     "sale_or_share",
     "direct_marketing",
+    # How long a consent lasts is part of what was agreed to: a shorter or
+    # longer term (or none) is asked for again, never carried over silently.
+    "valid_for_days",
 )
 MINOR_FIELDS = ("title", "retention")
 
@@ -197,6 +200,12 @@ class VersionComparison:
     categories: tuple[CategoryChange, ...]
     contacts_changed: tuple[str, ...]
     diff: tuple[DiffLine, ...] = field(repr=False)
+
+    @property
+    def inactivity_changed(self) -> bool:
+        """True if the period after which inactive accounts are closed differs (not material:
+        nobody is asked again, but the change is shown)."""
+        return self.old_document.inactive_after_days != self.new_document.inactive_after_days
 
     def purposes_of_kind(self, kind: str) -> list[PurposeComparison]:
         """The purpose comparisons of one kind, in policy order."""

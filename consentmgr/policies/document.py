@@ -177,6 +177,9 @@ class Purpose:
     sale_or_share: bool = False
     # GDPR Art. 21(2)-(3): an objection to direct marketing is absolute.
     direct_marketing: bool = False
+    # How many days a consent to this purpose lasts from the grant (None: until
+    # withdrawn). Consent purposes only; the customer is asked again after it.
+    valid_for_days: int | None = None
     notice_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -196,6 +199,8 @@ class Purpose:
             "transfers": [t.to_dict() for t in self.transfers],
             "sale_or_share": self.sale_or_share,
             "direct_marketing": self.direct_marketing,
+            # Only when set: purposes published before it existed keep their notice hash.
+            **({"valid_for_days": self.valid_for_days} if self.valid_for_days is not None else {}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,6 +240,9 @@ class PolicyDocument:
     body: str
     text: str
     source: str = ""
+    #: Close and erase a customer's account after this many days without activity
+    #: (:mod:`consentmgr.requests.inactivity`); None: accounts stay open however quiet.
+    inactive_after_days: int | None = None
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -260,6 +268,8 @@ class PolicyDocument:
             "purposes": [p.to_dict() for p in self.purposes],
             "data_categories": [c.to_dict() for c in self.data_categories],
         }
+        if self.inactive_after_days is not None:
+            data["inactive_after_days"] = self.inactive_after_days
         if include_body:
             data["body"] = self.body
         return data
@@ -278,6 +288,7 @@ class PolicyDocument:
             body=data["body"],
             text=text,
             source=source,
+            inactive_after_days=data.get("inactive_after_days"),
         )
 
 

@@ -98,6 +98,8 @@ class PolicyPurpose(db.Model):
     notice_hash: Mapped[str] = mapped_column(sa.String(64), index=True)
     sale_or_share: Mapped[bool] = mapped_column(sa.Boolean)
     direct_marketing: Mapped[bool] = mapped_column(sa.Boolean)
+    # Days a consent lasts from the grant; None: until withdrawn (consentmgr/consent/expiry.py).
+    valid_for_days: Mapped[int | None] = mapped_column(sa.Integer)
     change_kind: Mapped[PurposeChangeKind] = mapped_column(
         sa.Enum(
             PurposeChangeKind,

@@ -175,6 +175,7 @@ def _insert_version(
                 notice_hash=purpose.notice_hash,
                 sale_or_share=purpose.sale_or_share,
                 direct_marketing=purpose.direct_marketing,
+                valid_for_days=purpose.valid_for_days,
                 change_kind=PurposeChangeKind(change.kind),
                 changed_fields=list(change.changed_fields),
             )

@@ -56,6 +56,22 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _INDEX = re.compile(r"\.(\d+)(?=\.|$)")
 
 _MISSING = "missing required field"
+# A consent meant to outlast ten years should not expire at all (leave the field out).
+MAX_VALID_FOR_DAYS = 3660
+_LONGER_THAN_TEN_YEARS = (
+    "at most 3660 days (ten years), got {input}; leave valid_for_days out for a consent "
+    "that lasts until withdrawn"
+)
+# Closing accounts after less than three months of quiet would close people on a long
+# holiday (and the warning comes 30 days before); later than ten years is not a period a
+# customer can foresee (GDPR Art. 13(2)(a)).
+MIN_INACTIVE_AFTER_DAYS = 90
+MAX_INACTIVE_AFTER_DAYS = 3660
+_INACTIVE_OUT_OF_RANGE = (
+    f"expected a whole number of days from {MIN_INACTIVE_AFTER_DAYS} to "
+    f"{MAX_INACTIVE_AFTER_DAYS} (ten years), got {{input}}; leave inactive_after_days out to "
+    "keep inactive accounts open"
+)
 _EMPTY = "must not be empty"
 _AT_LEAST_ONE = "must list at least one entry"
 
@@ -150,14 +166,23 @@ class IsoDate(fields.Field):
 
 
 class Days(fields.Field):
-    """A whole number of days, at least 1 (``true`` is not a number here)."""
+    """A whole number of days, at least 1 (``true`` is not a number here).
+
+    ``maximum``: refuse more days than that, with the message ``above``;
+    ``minimum``: refuse fewer, with the message ``below``.
+    """
 
     default_error_messages = {"required": _MISSING, "null": _EMPTY}
     _EXPECTED = "expected a whole number of days, at least 1, got"
 
-    def __init__(self, **kwargs: Any) -> None:
-        at_least_one = validate.Range(min=1, error=f"{self._EXPECTED} the number {{input}}")
-        super().__init__(validate=at_least_one, **kwargs)
+    def __init__(self, *, maximum: int | None = None, above: str = "", minimum: int = 1,
+                 below: str = "", **kwargs: Any) -> None:
+        checks: list[Any] = [
+            validate.Range(min=minimum, error=below) if minimum > 1 else
+            validate.Range(min=1, error=f"{self._EXPECTED} the number {{input}}")]
+        if maximum is not None:
+            checks.append(validate.Range(max=maximum, error=above))
+        super().__init__(validate=checks, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         _reject_blank(value)
@@ -357,6 +382,7 @@ class PurposeSchema(_StrictSchema):
     transfers = Items(Record(TransferSchema), allow_empty=True)
     sale_or_share = Flag(required=True)
     direct_marketing = Flag()
+    valid_for_days = Days(maximum=MAX_VALID_FOR_DAYS, above=_LONGER_THAN_TEN_YEARS)
 
     @validates_schema(pass_original=True, skip_on_field_errors=False)
     def _interest_goes_with_legitimate_interest(
@@ -373,6 +399,9 @@ class PurposeSchema(_StrictSchema):
             raise ValidationError(
                 "only allowed when legal_basis is legitimate-interest", "interest"
             )
+        if data.get("valid_for_days") is not None and legal_basis not in (None, "consent"):
+            # Only consent lapses; other bases last as long as the purpose needs.
+            raise ValidationError("only allowed when legal_basis is consent", "valid_for_days")
 
     @post_load
     def _make(self, data: dict[str, Any], **kwargs: Any) -> Purpose:
@@ -405,6 +434,9 @@ class PolicyHeaderSchema(_StrictSchema):
     dpo = Section(ContactSchema, required=True)
     data_categories = Items(Record(DataCategorySchema), allow_empty=False)
     purposes = Items(Record(PurposeSchema), allow_empty=False)
+    # Optional: customers inactive this long are closed and erased by the retention purge.
+    inactive_after_days = Days(minimum=MIN_INACTIVE_AFTER_DAYS, below=_INACTIVE_OUT_OF_RANGE,
+                               maximum=MAX_INACTIVE_AFTER_DAYS, above=_INACTIVE_OUT_OF_RANGE)
 
     def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
         """Report problems in the order of the file format, entries by position."""

@@ -12,6 +12,7 @@ history and restricted until its period ends.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -43,14 +44,20 @@ from consentmgr.requests.models import (
 from consentmgr.requests.retention import RetentionPlan, retention_plan
 from consentmgr.sql import utcnow
 
+#: Tells the customer an erasure is done: (customer, request, lines on what is kept) -> sent.
+ErasureNotice = Callable[[Customer, DataSubjectRequest, list[str]], bool]
+
 
 def complete_erasure(req: DataSubjectRequest, *, actor: Actor,
-                     now: dt.datetime | None = None) -> DataSubjectRequest:
+                     now: dt.datetime | None = None,
+                     notice: ErasureNotice | None = None) -> DataSubjectRequest:
     """Erase the customer of an erasure request; returns the request, completed or refused.
 
     An active legal hold refuses the request with the hold's exception
     (Art. 17(3)(b) or (e)) and erases nothing. Otherwise the outcome is
     ``erased``, or ``partly-erased`` when history had to be kept.
+    ``notice``: the mail that says so (default: the request's completion;
+    a closure for inactivity passes its own, :mod:`consentmgr.requests.inactivity`).
     """
     if req.type != RequestType.ERASURE:
         raise WrongRequestState("This is not an erasure request.")
@@ -71,7 +78,7 @@ def complete_erasure(req: DataSubjectRequest, *, actor: Actor,
     close(req, RequestStatus.COMPLETED, actor=actor, now=now,
           outcome="partly-erased" if plan.keeps_anything else "erased")
     # Composed now, while the address can still be read.
-    notices.completion(customer, req, extra=_kept_lines(plan))
+    (notice or notices.completion)(customer, req, _kept_lines(plan))
     _forget_traces(customer)
     if plan.keeps_anything:
         erase_customer_except(customer, plan.kept_ids, actor=actor,
@@ -118,20 +125,22 @@ def _forget_traces(customer: Customer) -> None:
             session.expire(obj)
 
 
-def purge_expired_retention(*, actor: Actor, now: dt.datetime | None = None) -> int:
+def purge_expired_retention(*, actor: Actor, now: dt.datetime | None = None,
+                            limit: int | None = None) -> int:
     """Finish partial erasures whose retention period has ended; returns records erased.
 
     A record with an active legal hold is left alone until the hold is lifted.
+    ``limit``: at most that many (a batch of ``flask retention purge``).
     """
     now = now or utcnow()
+    held = sa.exists().where(LegalHold.customer_id == Customer.id, LegalHold.lifted_at.is_(None))
     due = list(db.session.scalars(
         sa.select(Customer).where(Customer.retained_until.is_not(None),
                                   Customer.retained_until <= now,
-                                  Customer.status != CustomerStatus.ERASED)))
+                                  Customer.status != CustomerStatus.ERASED, ~held)
+        .order_by(Customer.retained_until, Customer.id).limit(limit)))
     erased = 0
     for customer in due:
-        if active_holds(customer):
-            continue
         _forget_traces(customer)
         erase_customer(customer, actor=actor)
         erased += 1

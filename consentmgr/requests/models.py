@@ -61,6 +61,10 @@ class RequestChannel(enum.StrEnum):
     PORTAL = "portal"
     STAFF = "staff"
     API = "api"
+    # Not the customer's: the controller closes an account unused for the period of the
+    # policy in effect (its inactive_after_days), through the retention purge. Never filed
+    # by hand (register.file_request refuses it); the customer gets the closure notice.
+    INACTIVITY = "inactivity"
 
 
 Channel = RequestChannel  # the short name, as the export module knows it

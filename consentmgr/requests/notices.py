@@ -113,6 +113,38 @@ def acknowledge(customer: Customer, req: DataSubjectRequest) -> bool:
     return _send(customer, "We have received your request", lines)
 
 
+def inactivity_warning(customer: Customer, *, inactive_days: int, closes_on: dt.date) -> bool:
+    """Tell the customer their unused account will be closed on ``closes_on`` unless they use it."""
+    lines = [f"Our privacy policy says we close accounts that have not been used for "
+             f"{inactive_days} days, and yours has not been used for a long time.",
+             "",
+             f"Unless you sign in to your privacy portal before {_day(closes_on)}, we will close "
+             "your account on or after that day and erase your data, except what the law "
+             "requires us to keep for longer.",
+             "",
+             "If you want to keep your account, simply sign in; nothing else is needed."]
+    return _send(customer, "Your account will be closed soon", lines)
+
+
+def inactivity_closure(customer: Customer, req: DataSubjectRequest, extra: list[str] | None = None,
+                       *, inactive_days: int) -> bool:
+    """Tell the customer we closed their account because it was unused for ``inactive_days``.
+
+    Sent instead of the acknowledgement and the completion of a request: the
+    customer asked for nothing (GDPR Art. 5(1)(e), storage limitation, and the
+    period announced in the policy, Art. 13(2)(a)). ``extra``: what is kept
+    for a legal obligation, as for an erasure the customer asks for.
+    """
+    lines = [f"We have closed your account because it was inactive for {inactive_days} days, "
+             "as our privacy policy says.",
+             "",
+             OUTCOME_TEXTS.get(req.outcome or "", OUTCOME_TEXTS["erased"]),
+             "", f"Reference: {req.id}", f"Closed: {_day(req.completed_at or req.received_at)}"]
+    lines += extra or []
+    lines += ["", "You are welcome to open a new account at any time."]
+    return _send(customer, "We have closed your inactive account", lines)
+
+
 def extension(customer: Customer, req: DataSubjectRequest) -> bool:
     """Art. 12(3): tell the customer of an extension and why, within the first month."""
     lines = ["We need more time to answer your request.", "", *_heading(req),

@@ -66,6 +66,9 @@ def file_request(
     """
     kind = parse_choice(RequestType, type, "type")
     via = parse_choice(RequestChannel, channel, "channel")
+    if via == RequestChannel.INACTIVITY:
+        raise ValidationFailed({"channel": [
+            "Only the retention purge closes accounts for inactivity."]})
     if customer.status == CustomerStatus.ERASED:
         raise CustomerErased()
     slug = _objection_purpose(kind, purpose)

@@ -7,6 +7,7 @@
   withdraw, decide objections, lift a restriction with notice;
 - :mod:`consentmgr.requests.erasure` — carry out an erasure, finish it when kept data expires;
 - :mod:`consentmgr.requests.retention` — what an erasure keeps for a legal obligation;
+- :mod:`consentmgr.requests.purge` — the retention purge: what is past its period goes;
 - :mod:`consentmgr.requests.holds` — legal holds (Art. 17(3));
 - :mod:`consentmgr.requests.notices` — the mails to the customer;
 - :mod:`consentmgr.requests.export` — the Art. 15/20 export (ZIP).

@@ -58,6 +58,7 @@ class StaffUser(EncryptedRecord, db.Model):
     email = EncryptedField(TEXT)
     display_name = EncryptedField(TEXT)
     totp_secret = EncryptedField(TEXT)
+    data_key_owner_column = "id"  # each staff member owns their key
 
     def data_key_owner(self) -> tuple[uuid.UUID, bool]:
         """A staff member's fields are encrypted under their own data key."""

@@ -16,6 +16,12 @@ export a customer's data
 ``administer``: staff accounts (create,       no   no    yes
 roles, deactivate, password links) and
 API clients
+``records-of-processing``: the Art. 30       no  yes    yes
+record (HTML, CSV, JSON)
+``breaches``: the breach register, its        no  yes     no
+72-hour clock, mailing affected customers
+``dashboard``: the DPO dashboard (weekly      no  yes    yes
+counts and rates, no customer data)
 =========================================  =====  ===  =====
 
 Administrators do **not** see customer records. Their job is accounts and
@@ -49,13 +55,21 @@ class Permission(enum.StrEnum):
     AUDIT = "audit"
     ADMINISTER = "administer"
     REQUESTS_DECIDE = "requests-decide"
+    RECORDS_OF_PROCESSING = "records-of-processing"  # the Art. 30 record: DPO and admin
+    BREACHES = "breaches"  # the Art. 33/34 breach register: DPO
+    DASHBOARD = "dashboard"  # the DPO dashboard (counts only, no customer data): DPO and admin
 
 
+# The Art. 30 record lists measures an administrator configures, and holds no
+# customer data, so administrators see it; so is the dashboard (counts only).
+# The breach register selects and mails customers, so it is the DPO's alone.
 ROLE_PERMISSIONS: dict[StaffRole, frozenset[Permission]] = {
     StaffRole.AGENT: frozenset({Permission.CUSTOMERS}),
-    StaffRole.DPO: frozenset({Permission.CUSTOMERS, Permission.AUDIT,
-                               Permission.REQUESTS_DECIDE}),
-    StaffRole.ADMIN: frozenset({Permission.ADMINISTER}),
+    StaffRole.DPO: frozenset({Permission.CUSTOMERS, Permission.AUDIT, Permission.REQUESTS_DECIDE,
+                              Permission.RECORDS_OF_PROCESSING, Permission.BREACHES,
+                              Permission.DASHBOARD}),
+    StaffRole.ADMIN: frozenset({Permission.ADMINISTER, Permission.RECORDS_OF_PROCESSING,
+                                Permission.DASHBOARD}),
 }
 
 

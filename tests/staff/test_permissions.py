@@ -12,8 +12,9 @@ from consentmgr.staff.permissions import Permission, can, record_access_denied
 
 MATRIX = {
     "agent": {Permission.CUSTOMERS},
-    "dpo": {Permission.CUSTOMERS, Permission.AUDIT, Permission.REQUESTS_DECIDE},
-    "admin": {Permission.ADMINISTER},
+    "dpo": {Permission.CUSTOMERS, Permission.AUDIT, Permission.REQUESTS_DECIDE,
+            Permission.RECORDS_OF_PROCESSING, Permission.BREACHES, Permission.DASHBOARD},
+    "admin": {Permission.ADMINISTER, Permission.RECORDS_OF_PROCESSING, Permission.DASHBOARD},
 }
 
 

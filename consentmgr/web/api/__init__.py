@@ -28,6 +28,8 @@ from consentmgr.apiclients.services import record_use
 from consentmgr.extensions import csrf, limiter
 from consentmgr.unit_of_work import finish, unit_of_work
 from consentmgr.web.api import requests, views  # noqa: F401  (register the operations on blp)
+from consentmgr.web.api import webhooks  # noqa: F401  (register the operations on blp)
+from consentmgr.web.api import unsubscribe  # noqa: F401  (the one-click unsubscribe link)
 from consentmgr.web.api.auth import SECURITY_SCHEME
 from consentmgr.web.api.blueprint import blp
 from consentmgr.web.api.docs import page_bp

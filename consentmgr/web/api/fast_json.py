@@ -52,13 +52,15 @@ def plain_checks(body: Any) -> list[tuple[uuid.UUID, str]] | None:
 def decision_document(decision: Any) -> dict[str, Any]:
     """A :class:`~consentmgr.consent.checks.ConsentDecision` as the decision schema dumps it."""
     updated = decision.updated_at.isoformat() if decision.updated_at is not None else None
+    expires = decision.expires_at.isoformat() if decision.expires_at is not None else None
     return {"customer_id": str(decision.customer_id), "purpose": decision.purpose,
             "allowed": decision.allowed, "status": decision.status,
             "policy_version": decision.policy_version, "reason": decision.reason,
-            "updated_at": updated}
+            "updated_at": updated, "expires_at": expires}
 
 
 def unknown_document(customer_id: uuid.UUID, purpose: str, reason: str) -> dict[str, Any]:
     """A bulk-check result for a pair naming an unknown customer or purpose."""
     return {"customer_id": str(customer_id), "purpose": purpose, "allowed": False,
-            "status": "unknown", "policy_version": None, "reason": reason, "updated_at": None}
+            "status": "unknown", "policy_version": None, "reason": reason, "updated_at": None,
+            "expires_at": None}

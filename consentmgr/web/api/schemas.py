@@ -327,14 +327,19 @@ class ConsentDecisionSchema(Schema):
     purpose = fields.String(required=True)
     allowed = fields.Boolean(required=True, metadata={"description": "The answer. Act on this."})
     status = fields.String(required=True, metadata={
-        "description": "given, withdrawn, refused, renewal-required, objected, not-given, "
-                       "not-required, restricted, erased (or unknown in batch checks)."})
+        "description": "given, withdrawn, refused, expired, renewal-required, objected, "
+                       "not-given, not-required, restricted, erased (or unknown in batch "
+                       "checks)."})
     policy_version = fields.String(allow_none=True, required=True)
     reason = fields.String(required=True, metadata={
-        "description": "Why: consent-given, not-given, withdrawn, refused, renewal-required, "
-                       "restricted, objected, erased, legitimate-interest, contract, "
-                       "legal-obligation (unknown-customer, unknown-purpose in batch checks)."})
+        "description": "Why: consent-given, not-given, withdrawn, refused, expired, "
+                       "renewal-required, restricted, objected, erased, legitimate-interest, "
+                       "contract, legal-obligation (unknown-customer, unknown-purpose in batch "
+                       "checks)."})
     updated_at = fields.AwareDateTime(allow_none=True, required=True)
+    expires_at = fields.AwareDateTime(allow_none=True, required=True, metadata={
+        "description": "When the consent lapses (or lapsed), for a purpose whose policy gives "
+                       "consent a term (valid_for_days); null otherwise."})
 
 
 class CustomerConsentsSchema(Schema):
@@ -442,7 +447,7 @@ class FeedItemSchema(Schema):
     cursor = fields.Integer(required=True)
     type = fields.String(required=True, metadata={
         "description": "consent.granted, consent.withdrawn, consent.refused, consent.objected, "
-                       "customer.rectified, customer.restricted, customer.unrestricted, "
+                       "consent.expired, customer.rectified, customer.restricted, customer.unrestricted, "
                        "customer.erased, request.received, request.identity-verified, "
                        "request.started, request.extended, request.completed, "
                        "request.rejected, request.withdrawn."})
@@ -535,7 +540,8 @@ class RequestSummarySchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(_REQUEST_TYPES))
     status = fields.String(required=True, validate=validate.OneOf(_REQUEST_STATUSES), metadata={
         "description": "received, awaiting-identity, in-progress, completed, refused, withdrawn."})
-    channel = fields.String(required=True, metadata={"description": "portal, staff or api."})
+    channel = fields.String(required=True, metadata={
+        "description": "portal, staff or api; inactivity: the controller closed an unused account."})
     purpose = fields.String(allow_none=True, required=True, metadata={
         "description": "The purpose objected to (objection only)."})
     received_at = fields.AwareDateTime(required=True)

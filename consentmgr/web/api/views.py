@@ -192,7 +192,7 @@ def _decision(decision: consent.ConsentDecision) -> dict[str, Any]:
     return {"customer_id": decision.customer_id, "purpose": decision.purpose,
             "allowed": decision.allowed, "status": decision.status,
             "policy_version": decision.policy_version, "reason": decision.reason,
-            "updated_at": decision.updated_at}
+            "updated_at": decision.updated_at, "expires_at": decision.expires_at}
 
 
 @blp.route("/customers/<uuid:customer_id>/consents", tags=["Consent"])

@@ -42,6 +42,7 @@ def _config_defaults(state) -> None:
 
 
 from consentmgr.web.portal import errors, requests, views  # noqa: E402,F401
+from consentmgr.web.portal import policy_change  # noqa: E402,F401
 from consentmgr.web.portal.wellknown import wellknown as wellknown_bp  # noqa: E402
 
 __all__ = ["bp", "wellknown_bp"]

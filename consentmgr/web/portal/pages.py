@@ -42,6 +42,16 @@ class PurposeRow:
         """Consent was given under a notice that has since changed materially."""
         return self.status == ConsentStatus.RENEWAL_REQUIRED
 
+    @property
+    def expired(self) -> bool:
+        """Consent was given for a limited time, and that time is over: asked again."""
+        return self.status == ConsentStatus.EXPIRED
+
+    @property
+    def asked_again(self) -> bool:
+        """Consent was given once but no longer counts (a changed notice, or its term ended)."""
+        return self.renewal_required or self.expired
+
 
 @dataclass(frozen=True)
 class PolicyContext:

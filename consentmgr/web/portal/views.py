@@ -312,7 +312,7 @@ def receipt(event_id: str):
 @bp.route("/receipts/verify", methods=["GET", "POST"])
 @customer_required
 def verify_receipt():
-    """Check a receipt's signature against our published key; say why it fails."""
+    """Check a receipt's signature against our published keys; say why it fails."""
     form = VerifyReceiptForm()
     claims = problem = None
     if form.validate_on_submit():
@@ -320,7 +320,7 @@ def verify_receipt():
         if token is not None:
             try:
                 claims = receipts.verify_receipt(
-                    token, signing_key=runtime().settings.receipt_signing_key)
+                    token, signing_key=runtime().settings.receipt_signing_keys)
             except SignatureInvalid as exc:
                 problem = str(exc)
     status = 422 if form.error_list() else 200

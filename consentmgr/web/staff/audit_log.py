@@ -107,7 +107,7 @@ def audit_log():
                                            offset=(page - 1) * PAGE_SIZE)
         except ValidationFailed as exc:
             _attach(form, exc)
-    verification = audit.verify_chain(signing_key=runtime().settings.audit_signing_key,
+    verification = audit.verify_chain(signing_key=runtime().settings.audit_signing_keys,
                                       sequence_delay=max_delay(current_app.config))
     directory = staff_directory(
         {e.actor_id for e in entries if e.actor_type == "staff"})

@@ -28,7 +28,14 @@ from consentmgr.web.staff.auth import (
     start_pending,
     start_session,
 )
-from consentmgr.web.staff.forms import CodeForm, ConfirmForm, SetPasswordForm, SignInForm
+from consentmgr.web.staff.forms import (
+    CodeForm,
+    ConfirmForm,
+    SearchForm,
+    SetPasswordForm,
+    SignInForm,
+)
+from consentmgr.web.staff.start import start_page
 
 log = logging.getLogger(__name__)
 
@@ -191,5 +198,6 @@ def set_password(token: str):
 @bp.get("/")
 @requires()
 def home():
-    """What this staff member can do, by role."""
-    return render_template("staff/home.html")
+    """What this staff member can do, by role, and what needs their attention today."""
+    return render_template("staff/home.html", start=start_page(g.staff.id, g.staff.role),
+                           search_form=SearchForm(formdata=None))

@@ -23,7 +23,7 @@ def test_nothing_is_allowed_before_consent_is_given(client, bearer, policy, crea
     decision = _check(client, bearer, customer.id, "marketing-email").get_json()
     assert decision == {"customer_id": str(customer.id), "purpose": "marketing-email",
                         "allowed": False, "status": "not-given", "reason": "not-given",
-                        "policy_version": "2026-03", "updated_at": None}
+                        "policy_version": "2026-03", "updated_at": None, "expires_at": None}
 
 
 def test_a_recorded_grant_allows_and_a_withdrawal_stops(client, bearer, policy, create_customer):

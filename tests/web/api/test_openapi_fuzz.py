@@ -47,6 +47,8 @@ RULES_BEYOND_JSON_SCHEMA = ["POST /api/v1/customers", "PATCH /api/v1/customers/{
                             "POST /api/v1/customers/{customer_id}/history",
                             "GET /api/v1/customers/{customer_id}/consents/{purpose}",
                             "GET /api/v1/policies/{version}"]
+# A webhook URL's host must resolve to public addresses (SSRF), checked against DNS.
+RULES_BEYOND_JSON_SCHEMA += ["POST /api/v1/webhooks", "PATCH /api/v1/webhooks/{webhook_id}"]
 CONFIG = SchemathesisConfig.from_dict({"generation": {"mode": "all"}, "operations": [{
     "include-name": RULES_BEYOND_JSON_SCHEMA,
     "checks": {"positive_data_acceptance": {"expected-statuses": [

@@ -82,6 +82,27 @@ MATRIX: dict[tuple[str, str], tuple] = {
     ("POST", "/staff/sessions/<session_id>/end"): (R, R, R, 404, 404, 404),
 }
 
+# Issue 15: the Art. 30 record (DPO and admin) and the breach register (DPO). No breach is in
+# the world, so the DPO's answers about one are 404; empty POST forms are 422. No policy is
+# published in the world either: the record has no version to describe (404).
+MATRIX.update({
+    ("GET", "/staff/records-of-processing"): (R, R, R, 403, 404, 404),
+    ("GET", "/staff/records-of-processing.csv"): (R, R, R, 403, 404, 404),
+    ("GET", "/staff/records-of-processing.json"): (R, R, R, 403, 404, 404),
+    ("GET", "/staff/breaches"): (R, R, R, 403, 200, 403),
+    ("POST", "/staff/breaches"): (R, R, R, 403, 422, 403),
+    ("GET", "/staff/breaches/<breach_id>"): (R, R, R, 403, 404, 403),
+    ("POST", "/staff/breaches/<breach_id>/authority"): (R, R, R, 403, 404, 403),
+    ("POST", "/staff/breaches/<breach_id>/decision"): (R, R, R, 403, 404, 403),
+    ("POST", "/staff/breaches/<breach_id>/notify"): (R, R, R, 403, 404, 403),
+})
+
+# Issue 15: the DPO dashboard (DPO and admin). The world names no chart, so a CSV is a 404.
+MATRIX.update({
+    ("GET", "/staff/dashboard"): (R, R, R, 403, 200, 200),
+    ("GET", "/staff/dashboard/<chart_id>.csv"): (R, R, R, 403, 404, 404),
+})
+
 CELLS = [(method, rule, visitor, expected[i])
          for (method, rule), expected in MATRIX.items() for i, visitor in enumerate(VISITORS)]
 

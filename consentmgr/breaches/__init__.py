@@ -1,0 +1,1 @@
+"""The breach register (GDPR Art. 33/34): what happened, the 72-hour clock, who was told."""

@@ -1,0 +1,1 @@
+"""The DPO dashboard: daily aggregates kept up to date from the audit trail, and the report read from them."""

@@ -1,0 +1,221 @@
+"""The dashboard's charts as plain shapes for ``staff/_charts.html`` to draw as SVG.
+
+Drawn on the server, without a charting library or a line of script: the
+strict CSP (no inline script or style) holds, and the page works without
+JavaScript. Colours are SVG presentation attributes (``fill``), which the
+CSP's ``style-src`` does not govern. Every chart carries the table it was
+drawn from: shown to screen readers and anyone who opens it, and the rows
+of its CSV download.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+# Okabe-Ito: told apart with the common colour-vision deficiencies.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D1F", "#000000")
+WIDTH, HEIGHT = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 36
+PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+MAX_X_LABELS = 8
+
+
+@dataclass(frozen=True)
+class Rect:
+    """One bar (or bar segment)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    fill: str
+    title: str
+    text: str = ""  # written beside the bar (ranked charts)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One series as a polyline, with its points as dots."""
+
+    points: str
+    stroke: str
+    label: str
+    dots: tuple[tuple[float, float, str], ...]
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A vertical rule at a date (a policy version taking effect)."""
+
+    x: float
+    label: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """The data behind a chart: a caption, column headings and rows of text."""
+
+    caption: str
+    columns: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+@dataclass
+class Chart:
+    """What the template draws, and the sentence said about it."""
+
+    id: str
+    title: str
+    summary: str
+    table: Table
+    empty: bool = False
+    kind: str = "weekly"  # or "ranked": horizontal bars, one per name
+    bars: list[Rect] = field(default_factory=list)
+    lines: list[Line] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    x_labels: list[tuple[float, str]] = field(default_factory=list)
+    legend: list[tuple[str, str]] = field(default_factory=list)
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = LEFT
+    plot_right: int = WIDTH - RIGHT
+    baseline: float = TOP + PLOT_H
+
+
+def _nice_max(value: float) -> float:
+    if value <= 0:
+        return 1
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000):
+        if value <= step * 4:
+            return step * 4
+    magnitude = 10 ** (len(str(int(value))) - 1)
+    return -(-value // magnitude) * magnitude
+
+
+def _y(value: float, top: float) -> float:
+    return round(TOP + PLOT_H - (value / top) * PLOT_H, 1)
+
+
+def _week_label(week: dt.date) -> str:
+    return f"{week:%d %b}"
+
+
+def _x_labels(weeks: Sequence[dt.date], slot: float) -> list[tuple[float, str]]:
+    step = max(1, -(-len(weeks) // MAX_X_LABELS))
+    return [(round(LEFT + slot * (i + 0.5), 1), _week_label(w))
+            for i, w in enumerate(weeks) if i % step == 0]
+
+
+def _markers(weeks: Sequence[dt.date], slot: float,
+             versions: Sequence[tuple[str, dt.date]]) -> list[Marker]:
+    if not weeks:
+        return []
+    first = weeks[0]
+    marks = []
+    for label, effective in versions:
+        offset = (effective - first).days / 7
+        if 0 <= offset <= len(weeks):
+            marks.append(Marker(round(LEFT + slot * offset, 1), f"Policy {label}"))
+    return marks
+
+
+def stacked_bars(chart_id: str, title: str, weeks: Sequence[dt.date],
+                 series: dict[str, list[int]], *, labels: dict[str, str] | None = None,
+                 versions: Sequence[tuple[str, dt.date]] = (), empty_sentence: str,
+                 unit: str = "") -> Chart:
+    """Weekly bars, one colour per series stacked; ``versions`` mark policy dates."""
+    labels = labels or {}
+    keys = [k for k in series if any(series[k])] or list(series)
+    totals = [sum(series[k][i] for k in keys) for i in range(len(weeks))]
+    slot = PLOT_W / max(1, len(weeks))
+    top = _nice_max(max(totals, default=0))
+    table = Table(title, ["Week from"] + [labels.get(k, k) for k in keys] + ["Total"],
+                  [[f"{w:%Y-%m-%d}"] + [str(series[k][i]) for k in keys] + [str(totals[i])]
+                   for i, w in enumerate(weeks)])
+    chart = Chart(chart_id, title, "", table, empty=not any(totals),
+                  markers=_markers(weeks, slot, versions), x_labels=_x_labels(weeks, slot),
+                  y_ticks=[(_y(top * f, top), f"{top * f:g}") for f in (0, .25, .5, .75, 1)],
+                  legend=[(PALETTE[i % len(PALETTE)], labels.get(k, k)) for i, k in enumerate(keys)])
+    for i, week in enumerate(weeks):
+        base = 0
+        for j, key in enumerate(keys):
+            value = series[key][i]
+            if not value:
+                continue
+            y_top, y_base = _y(base + value, top), _y(base, top)
+            chart.bars.append(Rect(round(LEFT + slot * i + slot * 0.15, 1), y_top,
+                                   round(slot * 0.7, 1), round(y_base - y_top, 1),
+                                   PALETTE[j % len(PALETTE)],
+                                   f"Week from {week:%d %b %Y}, {labels.get(key, key)}: {value}{unit}"))
+            base += value
+    total = sum(totals)
+    chart.summary = (empty_sentence if chart.empty else
+                     f"{total} in {len(weeks)} weeks; the busiest week (from "
+                     f"{weeks[totals.index(max(totals))]:%d %b}) had {max(totals)}.")
+    return chart
+
+
+def rate_lines(chart_id: str, title: str, weeks: Sequence[dt.date],
+               series: dict[str, list[float | None]], *, labels: dict[str, str] | None = None,
+               versions: Sequence[tuple[str, dt.date]] = (), empty_sentence: str) -> Chart:
+    """Weekly shares (0-1) as lines, one per series; weeks without data leave a gap."""
+    labels = labels or {}
+    slot = PLOT_W / max(1, len(weeks))
+    keys = [k for k in series if any(v is not None for v in series[k])]
+    table = Table(title, ["Week from"] + [labels.get(k, k) for k in series],
+                  [[f"{w:%Y-%m-%d}"] + ["" if series[k][i] is None else f"{series[k][i]:.0%}"
+                                        for k in series] for i, w in enumerate(weeks)])
+    chart = Chart(chart_id, title, "", table, empty=not keys,
+                  markers=_markers(weeks, slot, versions), x_labels=_x_labels(weeks, slot),
+                  y_ticks=[(_y(f, 1), f"{f:.0%}") for f in (0, .25, .5, .75, 1)],
+                  legend=[(PALETTE[i % len(PALETTE)], labels.get(k, k)) for i, k in enumerate(keys)])
+    for j, key in enumerate(keys):
+        points = [(round(LEFT + slot * (i + 0.5), 1), _y(v, 1),
+                   f"Week from {weeks[i]:%d %b %Y}, {labels.get(key, key)}: {v:.0%}")
+                  for i, v in enumerate(series[key]) if v is not None]
+        chart.lines.append(Line(" ".join(f"{x},{y}" for x, y, _ in points),
+                                PALETTE[j % len(PALETTE)], labels.get(key, key), tuple(points)))
+    chart.summary = empty_sentence if chart.empty else "; ".join(
+        f"{labels.get(k, k)}: {_last(series[k])}" for k in keys) + " (latest week with choices)."
+    return chart
+
+
+def _last(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{known[-1]:.0%}" if known else "no choices"
+
+
+def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int, bool]], *,
+                value_label: str, empty_sentence: str, flag_label: str = "",
+                limit: int = 15) -> Chart:
+    """Horizontal bars, largest first: (label, value, flagged); flagged bars are drawn in red.
+
+    Only the ``limit`` largest (and every flagged one) are drawn; the table has them all.
+    """
+    everything = list(items)
+    drawn = [item for i, item in enumerate(everything) if i < limit or item[2]]
+    items = drawn
+    row_h = 22
+    height = TOP + max(1, len(items)) * row_h + 8
+    top = _nice_max(max((v for _, v, _ in items), default=0))
+    label_w = 180
+    plot_w = WIDTH - label_w - RIGHT - 90  # room for "123 ⚑ flagged"
+    table = Table(title, ["Name", value_label] + ([flag_label] if flag_label else []),
+                  [[name, str(value)] + (["yes" if flagged else ""] if flag_label else [])
+                   for name, value, flagged in everything])
+    chart = Chart(chart_id, title, "", table, empty=not any(v for _, v, _ in items),
+                  kind="ranked", height=height, left=label_w, baseline=height - 8)
+    for i, (name, value, flagged) in enumerate(items):
+        y = TOP + i * row_h
+        chart.bars.append(Rect(label_w, y, round(plot_w * value / top, 1), row_h - 6,
+                               "#D55E00" if flagged else PALETTE[0],
+                               f"{name}: {value}{' (flagged)' if flagged else ''}",
+                               f"{value}{' ⚑ flagged' if flagged else ''}"))
+        chart.x_labels.append((y + row_h / 2, name[:28]))
+    chart.summary = empty_sentence if chart.empty else (
+        f"{len(everything)} in all{f' (the {len(items)} largest drawn)' if len(items) < len(everything) else ''}; "
+        f"most: {items[0][0]} ({items[0][1]}).")
+    return chart
