@@ -168,6 +168,12 @@ def bind_session(session: Session, state: Runtime) -> None:
 
 def of_session(session: Session) -> Runtime:
     """The runtime of the app ``session`` was opened for (see the module doc)."""
+    registry = getattr(session, "registry", None)
+    if registry is not None and not registry.has():
+        # The app's scoped session, not opened in this context yet: it would be
+        # opened for the current app, so answer that without opening one (a
+        # cached consent check needs no session at all).
+        return runtime()
     state = session.info.get(_SESSION_KEY)
     if state is None:
         # A session built outside Flask-SQLAlchemy (a script's own): adopt the current app's.

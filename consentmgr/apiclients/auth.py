@@ -103,20 +103,23 @@ def configured_cache_seconds(state: Runtime | None = None) -> float:
     return float(_state(state).settings.tuning.get(CACHE_SETTING, DEFAULT_CACHE_SECONDS))
 
 
-def authenticate(key: str | None, *, cache_seconds: float | None = None) -> AuthenticatedClient:
+def authenticate(key: str | None, *, cache_seconds: float | None = None,
+                 state: Runtime | None = None) -> AuthenticatedClient:
     """The active client holding ``key``; raises :class:`InvalidApiKey`.
 
     At most one indexed query (none while the client is cached).
     ``cache_seconds`` is how long an active client may be served from the
     cache (the boundary passes the app's ``API_KEY_CACHE_SECONDS``; by
-    default the configured value); 0 turns the cache off.
+    default the configured value); 0 turns the cache off. ``state`` is the
+    app's runtime (default: the session's); a boundary that has it passes
+    it, so that a cached client costs no database session at all.
     """
     if not key:
         raise InvalidApiKey("missing", "Send your API key as 'Authorization: Bearer <key>'.")
     if not key.startswith(KEY_MARKER) or len(key) > MAX_KEY_LENGTH:
         raise InvalidApiKey("malformed", "That is not an API key of this service.")
     digest = hash_key(key)
-    state = of_session(db.session)
+    state = _state(state)
     ttl = configured_cache_seconds(state) if cache_seconds is None else float(cache_seconds)
     cache = _client_cache(state, ttl) if ttl > 0 else None
     cached = cache.get(digest) if cache is not None else None
@@ -159,9 +162,9 @@ def forget_cached_clients(state: Runtime | None = None) -> None:
             cache.clear()
 
 
-def use_is_due(client: AuthenticatedClient) -> bool:
+def use_is_due(client: AuthenticatedClient, state: Runtime | None = None) -> bool:
     """True when :func:`record_use` should run for this request (once a minute per process)."""
-    uses = _uses(of_session(db.session))
+    uses = _uses(_state(state))
     if uses.get(client.id) is not None:
         return False
     uses.put(client.id, True)

@@ -34,7 +34,11 @@ from consentmgr.web.api.auth import SECURITY_SCHEME
 from consentmgr.web.api.blueprint import blp
 from consentmgr.web.api.docs import page_bp
 from consentmgr.web.api.errors import PROBLEM_JSON, UnsupportedMediaType, register_problem_handlers
-from consentmgr.web.api.ratelimit import enforce_rate_limit, is_api_request
+from consentmgr.web.api.ratelimit import (
+    enforce_rate_limit,
+    is_api_request,
+    leave_the_api_alone,
+)
 from consentmgr.web.api.schemas import ProblemSchema
 from consentmgr.web.limits import check_json_depth
 
@@ -144,5 +148,6 @@ def init_api(app: Flask) -> ConsentApi:
     api.spec.options["security"] = [{SECURITY_SCHEME: []}]
     api.register_blueprint(blp)
     app.register_blueprint(page_bp)
+    leave_the_api_alone(app)
     app.extensions["consentmgr.api"] = api
     return api

@@ -17,6 +17,7 @@ from consentmgr.apiclients.services import (
     authenticate,
     use_is_due,
 )
+from consentmgr.runtime import runtime
 from consentmgr.web.api.blueprint import problems
 
 SECURITY_SCHEME = "bearerAuth"
@@ -47,7 +48,7 @@ def caller() -> AuthenticatedClient | InvalidApiKey:
     found = g.get("api_caller")
     if found is None:
         try:
-            found = authenticate(bearer_key(), cache_seconds=_cache_seconds())
+            found = authenticate(bearer_key(), cache_seconds=_cache_seconds(), state=runtime())
         except InvalidApiKey as refused:
             found = refused
         g.api_caller = found
@@ -71,7 +72,7 @@ def requires(scope: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             if not client.has_scope(scope):
                 raise ScopeMissing(scope)
             g.api_client = client
-            if use_is_due(client):
+            if use_is_due(client, runtime()):
                 g.api_record_use = True
             return func(*args, **kwargs)
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import time
-from functools import lru_cache
+from functools import lru_cache, wraps
+from typing import Any, Callable
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 
@@ -61,3 +62,26 @@ def enforce_rate_limit() -> None:
 def is_api_request() -> bool:
     """Flask-Limiter's request filter: the API counts its requests itself."""
     return request.blueprint == "api"
+
+
+def leave_the_api_alone(app: Flask) -> None:
+    """Make Flask-Limiter's own before-request hook step aside for the API at once.
+
+    Its request filter (:func:`is_api_request`) says the same, but only after
+    it has resolved the endpoint's limits and exemptions: ~70 µs a call, a
+    fifth of a cached consent check. Call after ``limiter.init_app(app)``.
+    """
+    hooks = app.before_request_funcs.get(None, [])
+    for index, hook in enumerate(hooks):
+        if getattr(hook, "__self__", None) is limiter:
+            hooks[index] = _pages_only(hook)
+
+
+def _pages_only(hook: Callable[[], Any]) -> Callable[[], Any]:
+    @wraps(hook)
+    def pages_only() -> Any:
+        if request.blueprint == "api":
+            return None
+        return hook()
+
+    return pages_only

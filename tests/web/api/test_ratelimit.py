@@ -8,6 +8,7 @@ import time
 import uuid
 
 import pytest
+from flask import request
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
@@ -112,3 +113,19 @@ def test_the_swept_storage_frees_windows_nobody_asks_for_again():
     storage.incr("another", 60)
     assert "forgotten" not in storage.storage  # swept: its window ended
     assert storage.get("another") == 1
+
+
+def test_flask_limiters_own_hook_steps_aside_for_the_api_only(app, client, monkeypatch):
+    resolved: list[str] = []
+    original = limiter.identify_request
+
+    def identify_request():
+        resolved.append(request.path)
+        return original()
+
+    monkeypatch.setattr(limiter, "identify_request", identify_request)
+
+    assert client.get("/api/v1/ping").status_code == 200
+    assert client.get("/portal/sign-in").status_code == 200
+
+    assert set(resolved) == {"/portal/sign-in"}  # the page still goes through Flask-Limiter
