@@ -18,15 +18,17 @@ CITIES = [("10115", "Berlin", "DE"), ("75011", "Paris", "FR"), ("1015 CJ", "Amst
           ("111 29", "Stockholm", "SE"), ("00-001", "Warszawa", "PL")]
 TOPICS = ["garden", "kitchen", "outdoor", "kids", "books", "sale", "new-arrivals", "sustainability"]
 LANGS = ["en", "de", "fr", "nl", "it", "es", "sv", "pl"]
+# Categories are the shipped policy's data categories, so retention and erasure
+# treat the demo history as they would real history (orders kept for tax).
 HISTORY = [
-    ("purchase", "web", "orders", "Order of {n} items, total €{total}"),
-    ("purchase", "store", "orders", "In-store purchase, {n} items"),
-    ("support-contact", "phone", "support", "Asked about a late delivery"),
-    ("support-contact", "email", "support", "Requested an invoice copy"),
-    ("return", "web", "orders", "Returned {n} item(s), refund issued"),
-    ("delivery", "web", "orders", "Parcel delivered by partner courier"),
-    ("visit", "app", "usage", "Browsed the {topic} category"),
-    ("newsletter", "email", "marketing", "Opened the {topic} newsletter"),
+    ("purchase", "web", "order-history", "Order of {n} items, total €{total}"),
+    ("purchase", "store", "order-history", "In-store purchase, {n} items"),
+    ("support-contact", "phone", "support-history", "Asked about a late delivery"),
+    ("support-contact", "email", "support-history", "Requested an invoice copy"),
+    ("return", "web", "order-history", "Returned {n} item(s), refund issued"),
+    ("delivery", "web", "order-history", "Parcel delivered by partner courier"),
+    ("visit", "app", "browsing-activity", "Browsed the {topic} category"),
+    ("newsletter", "email", "browsing-activity", "Opened the {topic} newsletter"),
 ]
 
 DEMO_DOMAIN = "example.com"

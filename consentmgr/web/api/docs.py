@@ -41,7 +41,7 @@ EXAMPLE_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("patch", "/api/v1/customers/{customer_id}"): {"phone": "+44 20 7946 0000"},
     ("post", "/api/v1/customers/{customer_id}/history"): {
         "occurred_at": "2026-03-02T10:15:00Z", "channel": "web", "kind": "purchase",
-        "data_category": "orders", "summary": "Order 1234: seeds and a watering can",
+        "data_category": "order-history", "summary": "Order 1234: seeds and a watering can",
     },
     ("post", "/api/v1/customers/{customer_id}/consents"): {
         "purpose": "marketing-email", "action": "granted", "channel": "api",
