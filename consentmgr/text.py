@@ -20,6 +20,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, pre_load
 
+from consentmgr.errors import ValidationFailed
+
 BAD_TEXT_MESSAGE = ("Contains a character that cannot be stored: a control character "
                     "(such as NUL) or an unpaired UTF-16 surrogate.")
 
@@ -122,3 +124,20 @@ class StorableTextSchema(Schema):
         if found:
             raise ValidationError(found)
         return data
+
+
+def clean_text(value: object, field: str, *, required: bool, limit: int) -> str | None:
+    """Stripped text of at most ``limit`` characters for a service; blank is None (or refused).
+
+    Raises :class:`~consentmgr.errors.ValidationFailed` naming ``field``.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise ValidationFailed({field: ["This is required."]})
+        return None
+    if not isinstance(value, str):
+        raise ValidationFailed({field: ["Enter text."]})
+    text = value.strip()
+    if len(text) > limit:
+        raise ValidationFailed({field: [f"Keep this to {limit} characters or fewer."]})
+    return text

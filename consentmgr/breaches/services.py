@@ -45,6 +45,7 @@ from consentmgr.runtime import of_session
 from consentmgr.sql import as_utc, as_uuid, get_or_raise, utcnow
 from consentmgr.staff.accounts import find_staff_by_email
 from consentmgr.staff.models import StaffUser
+from consentmgr.text import clean_text
 from consentmgr.unit_of_work import unit_of_work
 
 MAX_TEXT = 4000
@@ -79,16 +80,7 @@ class NoticeNotRequired(Conflict):
 
 
 def _text(value: object, field: str, *, required: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationFailed({field: ["This is required."]})
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed({field: ["Enter text."]})
-    text = value.strip()
-    if len(text) > MAX_TEXT:
-        raise ValidationFailed({field: [f"Keep this to {MAX_TEXT} characters or fewer."]})
-    return text
+    return clean_text(value, field, required=required, limit=MAX_TEXT)
 
 
 def _moment(value: object, field: str, *, now: dt.datetime,

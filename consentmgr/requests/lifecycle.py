@@ -18,6 +18,7 @@ from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.requests.errors import RequestClosed, WrongRequestState
 from consentmgr.requests.models import DataSubjectRequest, RequestStatus
+from consentmgr.text import clean_text as clean_stripped
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -36,16 +37,7 @@ def parse_choice(kind: type[E], value: object, field: str) -> E:
 
 def clean_text(value: object, field: str, *, required: bool, limit: int = MAX_TEXT) -> str | None:
     """Stripped text of at most ``limit`` characters; blank is None (or refused if required)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationFailed({field: ["This is required."]})
-        return None
-    if not isinstance(value, str):
-        raise ValidationFailed({field: ["Enter text."]})
-    text = value.strip()
-    if len(text) > limit:
-        raise ValidationFailed({field: [f"Keep this to {limit} characters or fewer."]})
-    return text
+    return clean_stripped(value, field, required=required, limit=limit)
 
 
 def clean_outcome(value: object) -> str:
