@@ -141,3 +141,13 @@ def clean_text(value: object, field: str, *, required: bool, limit: int) -> str 
     if len(text) > limit:
         raise ValidationFailed({field: [f"Keep this to {limit} characters or fewer."]})
     return text
+
+
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection, OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """``value`` as the text of a CSV cell a spreadsheet shows and never runs ("" for None)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -21,6 +21,7 @@ from typing import Any
 
 from consentmgr.policies.document import PolicyDocument, Purpose
 from consentmgr.processing.measures import AREA_TITLES, Measure
+from consentmgr.text import spreadsheet_cell
 
 #: Whom every purpose of the shipped policies concerns. The policy files name
 #: no other group (Art. 30(1)(c)); a purpose about others would add a field.
@@ -36,7 +37,6 @@ LEGAL_BASIS_TEXT = {
 CSV_COLUMNS = ("policy_version", "controller", "dpo", "purpose", "title", "description",
                "legal_basis", "legitimate_interest", "data_subjects", "data_categories",
                "recipients", "transfers", "retention", "measures")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -119,12 +119,6 @@ def build_record(document: PolicyDocument, measures: list[Measure]) -> Processin
                             measures=tuple(measures))
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # CSV injection: a cell opened in a spreadsheet must not run as a formula.
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def record_csv(record: ProcessingRecord) -> str:
     """One row per purpose; lists joined with "; "; the measures named in every row."""
     buffer = io.StringIO()
@@ -148,5 +142,5 @@ def record_csv(record: ProcessingRecord) -> str:
                                    for t in p.transfers),
             "retention": p.retention, "measures": measures,
         }
-        writer.writerow([_cell(row[c]) for c in CSV_COLUMNS])
+        writer.writerow([spreadsheet_cell(row[c]) for c in CSV_COLUMNS])
     return buffer.getvalue()

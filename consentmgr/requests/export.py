@@ -55,6 +55,7 @@ from consentmgr.requests.models import Channel, DataSubjectRequest
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
 from consentmgr.staff.access_log import StaffAccess, staff_accesses
+from consentmgr.text import spreadsheet_cell
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -397,17 +398,6 @@ def _access_record(access: StaffAccess) -> dict[str, Any]:
     }
 
 
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV
-# injection, OWASP): a text value that does is written with a leading quote.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _defused(text: str | None) -> str:
-    if text is None:
-        return ""
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -417,7 +407,7 @@ def _cell(value: Any) -> str:
         value = "; ".join(value)
     elif isinstance(value, (dict, list)):
         return _json_dumps(value)
-    return _defused(str(value))
+    return spreadsheet_cell(str(value))
 
 
 def _cells(columns: tuple[str, ...], rows: Iterable[dict[str, Any]]) -> Iterator[list[str]]:
@@ -437,8 +427,8 @@ def _history_json(row: tuple[str | None, ...]) -> str:
 
 def _history_cells(row: tuple[str | None, ...]) -> tuple[str | None, ...]:
     row_id, occurred_at, channel, kind, category, summary, details, created_at = row
-    return (row_id, occurred_at, channel, kind, category, _defused(summary),
-            _defused(details), created_at)
+    return (row_id, occurred_at, channel, kind, category, spreadsheet_cell(summary),
+            spreadsheet_cell(details), created_at)
 
 
 def _csv_rows(out: io.TextIOWrapper, columns: tuple[str, ...],

@@ -39,3 +39,13 @@ class StorableTextForm(FlaskForm):
                 # only read the data.
                 field.process_errors.append(UNSTORABLE_TEXT)
                 field.errors = [*field.errors, UNSTORABLE_TEXT]
+
+
+def attach_errors(form: FlaskForm, errors: dict[str, list[str]]) -> None:
+    """Put a service's ``ValidationFailed.errors`` on the form's inputs (or on the form)."""
+    for name, messages in errors.items():
+        field = form._fields.get(name)
+        if field is None or name == "csrf_token":
+            form.form_errors.extend(messages)
+        else:
+            field.errors = [*field.errors, *messages]

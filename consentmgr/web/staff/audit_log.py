@@ -32,6 +32,7 @@ from consentmgr.errors import ValidationFailed
 from consentmgr.runtime import runtime
 from consentmgr.staff.directory import staff_directory
 from consentmgr.staff.permissions import Permission
+from consentmgr.text import spreadsheet_cell
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
@@ -43,7 +44,6 @@ EXPORT_BATCH = 500
 CSV_COLUMNS = ("sequence", "occurred_at", "actor_type", "actor_id", "actor_role", "action",
                "outcome", "subject_id", "fields", "reason_code", "justification", "request_id",
                "client_hash", "details", "prev_hash", "hash")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Errors from the audit service, by the filter they belong to.
 _ERROR_FIELDS = {"subject_id": "customer", "customer_id": "customer", "until": "until",
                  "since": "since"}
@@ -120,13 +120,6 @@ def audit_log():
     ), 422 if form.errors else 200
 
 
-def _cell(value: Any) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would run as a formula in a spreadsheet
-    # (CSV injection); justifications are free text typed by staff.
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
 def _csv_rows(filters: dict[str, Any]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -151,7 +144,7 @@ def _csv_rows(filters: dict[str, Any]) -> Iterator[str]:
             item = entry.as_record()
             item["fields"] = " ".join(item["fields"])
             item["details"] = json.dumps(item["details"], sort_keys=True, ensure_ascii=False)
-            writer.writerow([_cell(item[column]) for column in CSV_COLUMNS])
+            writer.writerow([spreadsheet_cell(item[column]) for column in CSV_COLUMNS])
         yield flush()
         if len(batch) < EXPORT_BATCH:
             break

@@ -20,6 +20,7 @@ from consentmgr.extensions import db
 from consentmgr.sql import utcnow
 from consentmgr.staff.permissions import Permission
 from consentmgr.unit_of_work import unit_of_work
+from consentmgr.web.forms import attach_errors
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.breach_forms import (
@@ -31,15 +32,6 @@ from consentmgr.web.staff.breach_forms import (
 
 FORMS: dict[str, type[FlaskForm]] = {
     "authority": AuthorityForm, "decision": NoticeDecisionForm, "notify": NotifyForm}
-
-
-def _attach(form: FlaskForm, exc: ValidationFailed) -> None:
-    for name, messages in exc.errors.items():
-        field = form._fields.get(name)
-        if field is None or name == "csrf_token":
-            form.form_errors.extend(messages)
-        else:
-            field.errors = [*field.errors, *messages]
 
 
 def _register_page(form: BreachForm, status: int = 200):
@@ -64,7 +56,7 @@ def breach_register():
                 actor=g.staff.actor, **request_info())
             breach_id = str(breach.id)
     except ValidationFailed as exc:
-        _attach(form, exc)
+        attach_errors(form, exc.errors)
         return _register_page(form, 422)
     flash("The breach is in the register. The authority must be notified within 72 hours "
           "of its discovery.", "info")
@@ -95,7 +87,7 @@ def _act(breach_id: str, name: str, act, message: str):
             with unit_of_work():
                 act(services.get_breach(breach_id), form)
         except ValidationFailed as exc:
-            _attach(form, exc)
+            attach_errors(form, exc.errors)
         else:
             flash(message, "info")
             return redirect(url_for("staff.breach_page", breach_id=breach_id))
@@ -142,7 +134,7 @@ def breach_notify(breach_id: str):
             services.request_notice(session, breach, form.staff_account.data, form.since.data,
                                     form.until.data, actor=g.staff.actor, **request_info())
     except ValidationFailed as exc:
-        _attach(form, exc)
+        attach_errors(form, exc.errors)
         return _breach_page(breach_id, {"notify": form}, 422)
     flash("The customers are being mailed by the background worker; this page shows how far "
           "it got.", "info")

@@ -9,6 +9,7 @@ anything else is a form error with status 400, and nothing is read.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 from flask import Response, g, render_template, request
@@ -30,13 +31,12 @@ from consentmgr.sql import utcnow
 from consentmgr.staff.access import REASON_LABELS
 from consentmgr.staff.directory import StaffCard, staff_directory
 from consentmgr.staff.permissions import Permission, can
+from consentmgr.text import spreadsheet_cell
 from consentmgr.web.errors import render_error
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import requires
 from consentmgr.web.staff.charts import Chart, ranked_bars, rate_lines, stacked_bars
 from consentmgr.web.staff.forms import REQUEST_TYPE_LABELS
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _purpose_titles(today) -> dict[str, str]:
@@ -98,6 +98,13 @@ def _period_error(errors: dict[str, list[str]]):
                            periods=PERIODS, report=None, charts={}), 400
 
 
+def _figures(weeks: int, now: dt.datetime) -> tuple:
+    """The period's report, the staff cards its per-staff chart names, and its charts."""
+    report = dashboard_report(db.session, today=now.date(), weeks=weeks, now=now)
+    cards = staff_directory(s.staff_id for s in report.staff_reveals)
+    return report, cards, build_charts(report, today=now.date(), cards=cards)
+
+
 @bp.get("/dashboard")
 @requires(Permission.DASHBOARD)
 def dashboard():
@@ -107,19 +114,12 @@ def dashboard():
     except ValidationFailed as exc:
         return _period_error(exc.errors)
     now = utcnow()
-    report = dashboard_report(db.session, today=now.date(), weeks=weeks, now=now)
-    cards = staff_directory(s.staff_id for s in report.staff_reveals)
-    charts = build_charts(report, today=now.date(), cards=cards)
+    report, cards, charts = _figures(weeks, now)
     return render_template(
         "staff/dashboard.html", errors=[], weeks=weeks, periods=PERIODS, report=report,
         charts=charts, cards=cards, purpose_titles=_purpose_titles(now.date()),
         can_audit=can(g.staff.role, Permission.AUDIT),
         can_queue=can(g.staff.role, Permission.CUSTOMERS), reveal_action=actions.CUSTOMER_REVEAL)
-
-
-def _cell(value: str) -> str:
-    # A cell starting with = + - @ would run as a formula (CSV injection); client names are typed.
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 @bp.get("/dashboard/<chart_id>.csv")
@@ -130,16 +130,13 @@ def dashboard_csv(chart_id: str):
         weeks = parse_period(request.args.get("weeks"))
     except ValidationFailed as exc:
         return _period_error(exc.errors)
-    now = utcnow()
-    report = dashboard_report(db.session, today=now.date(), weeks=weeks, now=now)
-    cards = staff_directory(s.staff_id for s in report.staff_reveals)
-    chart = build_charts(report, today=now.date(), cards=cards).get(chart_id)
+    chart = _figures(weeks, utcnow())[2].get(chart_id)
     if chart is None:
         return render_error(404)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([_cell(c) for c in chart.table.columns])
-    writer.writerows([[_cell(c) for c in row] for row in chart.table.rows])
+    writer.writerow([spreadsheet_cell(c) for c in chart.table.columns])
+    writer.writerows([[spreadsheet_cell(c) for c in row] for row in chart.table.rows])
     return Response(buffer.getvalue(), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{chart_id}-{weeks}-weeks.csv"'})
 

@@ -38,6 +38,7 @@ from consentmgr.staff import access
 from consentmgr.staff.permissions import Permission, can, record_access_denied
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
+from consentmgr.web.forms import attach_errors
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import (
@@ -81,16 +82,6 @@ def _text(field: Any) -> str:
     return (field.data or "").strip()
 
 
-def _attach(form: FlaskForm, exc: ValidationFailed) -> None:
-    """Put a service's ``ValidationFailed.errors`` on the form's inputs (or the form)."""
-    for name, messages in exc.errors.items():
-        field = form._fields.get(name)
-        if field is None or name == "csrf_token":
-            form.form_errors.extend(messages)
-        else:
-            field.errors = [*field.errors, *messages]
-
-
 # ------------------------------------------------------------------ the queue
 
 
@@ -116,7 +107,7 @@ def request_queue():
         form.customer.errors.append("No customer has this id.")
         return _queue_page(form, 422)
     except ValidationFailed as exc:
-        _attach(form, exc)
+        attach_errors(form, exc.errors)
         return _queue_page(form, 422)
     return _queue_page(form, rows=queue_rows(found, now=utcnow(), soon_days=SOON_DAYS),
                        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
@@ -152,7 +143,7 @@ def file_request():
                 on_behalf=True, identity_check=_text(form.identity_check) or None)
             filed_id = str(filed.id)
     except ValidationFailed as exc:
-        _attach(form, exc)
+        attach_errors(form, exc.errors)
         return render_template("staff/request_new.html", form=form), 422
     flash("The request is filed; the customer is mailed an acknowledgement with the due date.",
           "info")
@@ -207,7 +198,7 @@ def _act(request_id: str, name: str, act: Callable[[Any, FlaskForm], str]):
             with unit_of_work():
                 message = act(services.get_request(request_id), form)
         except ValidationFailed as exc:
-            _attach(form, exc)
+            attach_errors(form, exc.errors)
         else:
             flash(message, "info")
             return redirect(url_for("staff.request_page", request_id=request_id))
