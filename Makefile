@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup db bench lock clean
+.PHONY: run test setup db bench lock clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,20 @@ $(VENV)/.installed-dev: pyproject.toml requirements/dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed
 
-setup: $(VENV)/.installed
+# The catalogues are compiled from the .po files the translators edit (the .mo is not committed).
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard consentmgr/translations/*/LC_MESSAGES/messages.po))
+%.mo: %.po | $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing a page, mail or message: collect the strings, merge them into
+# every language's catalogue (new ones untranslated, for tests/i18n to point at), compile.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
+		--no-location --sort-output -o consentmgr/translations/messages.pot .
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching --ignore-obsolete -i consentmgr/translations/messages.pot -d consentmgr/translations
+	$(MAKE) --no-print-directory $(CATALOGUES)
+
+setup: $(VENV)/.installed $(CATALOGUES)
 
 db: setup
 	$(FLASK) db upgrade
@@ -45,7 +58,7 @@ run: db
 	@echo
 	$(FLASK) serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev $(CATALOGUES)
 	$(BIN)/bandit --quiet --recursive consentmgr --severity-level medium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

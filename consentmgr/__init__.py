@@ -28,6 +28,7 @@ from consentmgr.runtime import install, runtime
 from consentmgr.web.api import init_api
 from consentmgr.web.errors import register_error_pages
 from consentmgr.web.headers import init_headers
+from consentmgr.web.language import init_language
 from consentmgr.web.health import init_health
 from consentmgr.web.limits import init_limits
 from consentmgr.web.links import web_links
@@ -98,6 +99,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_api(app)
     init_health(app)
     register_error_pages(app)
+    init_language(app)
     # Services build links for mails and receipts from the routes just registered.
     runtime(app).links = web_links(app, settings.base_url)
     register_commands(app)
