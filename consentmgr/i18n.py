@@ -10,9 +10,11 @@ extractor finds every one and a test can prove each has a translation.
 
 from __future__ import annotations
 
+import datetime as dt
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping
 
+from babel.dates import format_date
 from flask_babel import force_locale, get_locale, gettext, lazy_gettext, ngettext
 
 # English is the source language: a string with no translation shows in English.
@@ -51,5 +53,17 @@ def in_language(code: str | None) -> Iterator[str]:
         yield language
 
 
+# A day written out the way each language writes it in a letter.
+_LONG_DATE = {"en": "d MMMM yyyy", "de": "d. MMMM yyyy"}
+
+
+def long_date(day: dt.date) -> str:
+    """``day`` (a date or datetime) written out in the current language: ``1 March 2027``,
+    ``1. März 2027``. Works without a request, in the worker's :func:`in_language` block."""
+    language = current_language()
+    return format_date(day, _LONG_DATE.get(language, _LONG_DATE[DEFAULT_LANGUAGE]),
+                       locale=language)
+
+
 __all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "LANGUAGE_NAMES", "_", "current_language", "gettext",
-           "in_language", "language_of", "lazy_gettext", "ngettext", "supported"]
+           "in_language", "language_of", "lazy_gettext", "long_date", "ngettext", "supported"]

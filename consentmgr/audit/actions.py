@@ -53,6 +53,8 @@ CONSENT_EXPIRED = "consent.expired"
 
 # Policies and keys.
 POLICY_PUBLISHED = "policy.published"
+# A published version's text in another language (consentmgr/policies/publishing.py).
+POLICY_TRANSLATION_PUBLISHED = "policy.translation-published"
 POLICY_NOTICE_BATCH = "policy.notice-batch"  # a batch of notices of a material change: counts only
 KEYS_ROTATE_MASTER = "keys.rotate-master"
 KEYS_ROTATE_DATA = "keys.rotate-data"

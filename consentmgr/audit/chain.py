@@ -26,6 +26,7 @@ from typing import Any
 
 from consentmgr.audit.models import GENESIS_HASH
 from consentmgr.crypto.signing import canonical_json
+from consentmgr.i18n import gettext, ngettext
 from consentmgr.sql import as_utc
 
 FORMAT_VERSION = 1
@@ -161,19 +162,21 @@ class VerifyResult:
         if self.ok:
             count = self.checkpoints_checked
             checkpoints = (
-                f"; agrees with {count} signed checkpoint{'' if count == 1 else 's'}"
-                if count else "; no signed checkpoint to compare with yet"
+                ngettext("agrees with %(num)d signed checkpoint",
+                         "agrees with %(num)d signed checkpoints", count)
+                if count else gettext("no signed checkpoint to compare with yet")
             )
-            return (
-                f"Audit trail intact: {self.checked} entries, head sequence {self.head_sequence}, "
-                f"head hash {self.head_hash}{checkpoints}."
-            )
+            return gettext("Audit trail intact: %(checked)s entries, head sequence %(sequence)s, "
+                           "head hash %(hash)s; %(checkpoints)s.", checked=self.checked,
+                           sequence=self.head_sequence, hash=self.head_hash,
+                           checkpoints=checkpoints)
         where = (
-            f"first bad sequence {self.first_bad_sequence}"
+            gettext("first bad sequence %(sequence)s", sequence=self.first_bad_sequence)
             if self.first_bad_sequence is not None
-            else "no single entry to blame"
+            else gettext("no single entry to blame")
         )
-        return f"Audit trail NOT intact: {where}: {self.reason}"
+        return gettext("Audit trail NOT intact: %(where)s: %(reason)s", where=where,
+                       reason=self.reason)
 
 
 class ChainVerifier:

@@ -38,6 +38,7 @@ from consentmgr.breaches.models import (
 from consentmgr.customers.models import Customer
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.i18n import _, gettext, in_language, language_of
 from consentmgr.jobs.queue import enqueue
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.policies.services import PolicyNotFound, current_version, document_of
@@ -377,7 +378,7 @@ def notice_runs(session: Session, breach: Breach) -> list[BreachNoticeRun]:
 
 
 def _requester(run: BreachNoticeRun) -> Actor:
-    kind, _, ident = run.requested_by.partition(":")
+    kind, _colon, ident = run.requested_by.partition(":")
     return Actor(kind, ident, role=run.requested_role)
 
 
@@ -411,13 +412,19 @@ def notice_batch(session: Session, run_id: uuid.UUID, *,
     fresh = [cid for cid in chunk if cid not in told]
     mailed = unreachable = 0
     if fresh:
-        subject, body = _message(breach, of_session(session).links.home())
+        home = of_session(session).links.home()
+        messages: dict[str, tuple[str, str]] = {}  # one per language, written once per batch
         loaded = list(session.scalars(sa.select(Customer).where(Customer.id.in_(fresh))))
         for customer in loaded:
             address = customer.email
             if not address:
                 continue  # an erased record: nobody to write to
-            send_mail_after_commit(address, subject, body)
+            # Art. 34(2) "clear and plain language": the customer's own (Art. 12(1)).
+            with in_language(language_of(customer.preferences)) as language:
+                if language not in messages:
+                    messages[language] = _message(breach, home)
+                subject, body = messages[language]
+                send_mail_after_commit(address, subject, body)
             session.add(BreachRecipient(breach_id=breach.id, customer_id=customer.id,
                                         notified_at=now))
             audit.record(actions.BREACH_CUSTOMER_NOTIFIED, actor=actor, subject_id=customer.id,
@@ -467,7 +474,7 @@ def run_notice_job(session: Session, payload: Mapping[str, Any], *, size: int = 
     if run_id is None:
         raise ValueError("a breach notice job without a run id")
     selection: list[uuid.UUID] | None = None
-    for _ in range(batches):
+    for _batch in range(batches):
         with unit_of_work(session):
             selection, more = notice_batch(session, run_id, selection=selection, size=size)
         if not more:
@@ -477,33 +484,38 @@ def run_notice_job(session: Session, payload: Mapping[str, Any], *, size: int = 
 
 def _message(breach: Breach, home_link: str) -> tuple[str, str]:
     # Art. 34(2): in clear and plain language, the nature of the breach, the
-    # contact point, the likely consequences and the measures taken.
+    # contact point, the likely consequences and the measures taken. Written in
+    # the language in force (the caller's in_language); the register's own text
+    # (what happened, consequences, measures) is quoted as the DPO wrote it.
     try:
         document = document_of(current_version())
-        controller, contact = document.controller.name, (
-            f"{document.dpo.name}, our data protection officer: {document.dpo.email}")
+        intro = _("%(controller)s must tell you about a security incident that affects your "
+                  "personal data (GDPR Art. 34).", controller=document.controller.name)
+        contact = _("If you have questions, please contact %(name)s, our data protection "
+                    "officer: %(email)s.", name=document.dpo.name, email=document.dpo.email)
     except PolicyNotFound:
-        controller, contact = "We", "our data protection officer"
+        intro = _("We must tell you about a security incident that affects your personal data "
+                  "(GDPR Art. 34).")
+        contact = _("If you have questions, please contact our data protection officer.")
     lines = [
-        "Dear customer,",
+        _("Dear customer,"),
         "",
-        (f"{controller} must tell you about a security incident that affects your personal "
-         "data (GDPR Art. 34)."),
+        intro,
         "",
-        "What happened:",
+        _("What happened:"),
         breach.description or "",
         "",
-        "What it may mean for you:",
+        _("What it may mean for you:"),
         breach.consequences or "",
         "",
-        "What we have done about it:",
+        _("What we have done about it:"),
         breach.measures or "",
         "",
-        f"If you have questions, please contact {contact}.",
+        contact,
         "",
-        "Your privacy portal: " + home_link,
+        _("Your privacy portal: %(link)s", link=home_link),
     ]
-    return "Important: a security incident affecting your data", "\n".join(lines)
+    return _("Important: a security incident affecting your data"), "\n".join(lines)
 
 
 def customers_told(breach: Breach) -> int:
@@ -535,14 +547,17 @@ class Countdown:
 
     @property
     def text(self) -> str:
-        """``41 h 12 min left``, ``overdue by 3 h 5 min``, or when it was notified."""
+        """``41 h 12 min left``, ``overdue by 3 h 5 min``, or when it was notified (in the
+        language of the page that shows it)."""
         if self.notified_at is not None:
-            late = self.notified_at > self.due_at
-            return ("Notified late" if late else "Notified in time") + \
-                f" ({self.notified_at:%Y-%m-%d %H:%M} UTC)"
+            when = f"{self.notified_at:%Y-%m-%d %H:%M}"
+            return (gettext("Notified late (%(when)s UTC)", when=when)
+                    if self.notified_at > self.due_at
+                    else gettext("Notified in time (%(when)s UTC)", when=when))
         minutes = math.floor(abs(self.remaining.total_seconds()) / 60)
-        span = f"{minutes // 60} h {minutes % 60} min"
-        return f"Overdue by {span}" if self.overdue else f"{span} left"
+        span = gettext("%(hours)s h %(minutes)s min", hours=minutes // 60, minutes=minutes % 60)
+        return (gettext("Overdue by %(span)s", span=span) if self.overdue
+                else gettext("%(span)s left", span=span))
 
 
 def countdown(breach: Breach, now: dt.datetime | None = None) -> Countdown:

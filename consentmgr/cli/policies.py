@@ -62,9 +62,14 @@ def publish(directory: Path | None) -> None:
             f"{version.version} (effective {version.effective_date.isoformat()}, "
             f"{version.source}): {what}"
         )
+    for translation in report.translations:
+        click.echo(f"{translation.policy_version.version} in {translation.language} "
+                   f"({translation.source}): published")
     click.echo(
         f"Privacy policy: {len(report.published)} published, "
-        f"{len(report.already_present)} already present."
+        f"{len(report.already_present)} already present"
+        + (f", {len(report.translations)} translation(s) published." if report.translations
+           else ".")
     )
     for version in noticed:
         click.echo(f"{version.version} changes something material: the worker will mail the "
@@ -84,7 +89,7 @@ def list_() -> None:
         click.echo(
             f"{version.version:<12} effective {version.effective_date.isoformat()}  "
             f"{status_of(version):<10}  {len(purposes)} purposes ({fresh} new or changed)  "
-            f"sha256 {version.sha256[:12]}"
+            f"sha256 {version.sha256[:12]}  languages {', '.join(version.languages)}"
         )
     try:
         current_version()

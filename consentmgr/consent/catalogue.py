@@ -10,7 +10,8 @@ process that publishes one.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +20,12 @@ from sqlalchemy.orm import Session, object_session
 
 from consentmgr.errors import NotFound
 from consentmgr.extensions import db
-from consentmgr.policies.models import PolicyPurpose, PolicyVersion, PurposeChangeKind
+from consentmgr.policies.models import (
+    PolicyPurpose,
+    PolicyTranslation,
+    PolicyVersion,
+    PurposeChangeKind,
+)
 from consentmgr.runtime import Runtime, SharedCache, of_session, runtime
 
 CACHE_NAME = "policy-catalogues"
@@ -57,6 +63,23 @@ class PurposeInfo:
     material_since: dt.date
     # How long a consent lasts from the grant; None: until withdrawn.
     valid_for: dt.timedelta | None = None
+    # The notice in the policy's other languages: language -> {"title", "notice_hash"}.
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def notice_in(self, language: str | None) -> tuple[str, str]:
+        """The language the notice is shown in for ``language``, and its hash in it.
+
+        English (the canonical notice) when the policy has no text in ``language``.
+        """
+        shown = self.translations.get(language) if language else None
+        if shown is None:
+            return "en", self.notice_hash
+        return language, shown["notice_hash"]
+
+    def title_in(self, language: str | None) -> str:
+        """The purpose's title in ``language``, or in English when the policy has none in it."""
+        shown = self.translations.get(language) if language else None
+        return shown["title"] if shown is not None else self.title
 
 
 @dataclass(frozen=True)
@@ -88,7 +111,9 @@ def _forget_for_session(session: Session | None) -> None:
 
 
 @sa.event.listens_for(PolicyVersion, "after_insert")
-def _policy_published(mapper: Any, connection: Any, target: PolicyVersion) -> None:
+@sa.event.listens_for(PolicyTranslation, "after_insert")
+def _policy_published(mapper: Any, connection: Any, target: PolicyVersion | PolicyTranslation
+                      ) -> None:
     _forget_for_session(object_session(target))
 
 
@@ -128,6 +153,13 @@ def _build_catalogue(day: dt.date) -> Catalogue | None:
     for purpose, effective in rows:
         if purpose.change_kind != PurposeChangeKind.UNCHANGED or purpose.slug not in material_since:
             material_since[purpose.slug] = effective
+    translated: dict[str, dict[str, Mapping[str, str]]] = {}
+    for language, notices in db.session.execute(
+        sa.select(PolicyTranslation.language, PolicyTranslation.notices)
+        .where(PolicyTranslation.policy_version_id == current.id)
+    ):
+        for slug, notice in notices.items():
+            translated.setdefault(slug, {})[language] = notice
     purposes = {
         purpose.slug: PurposeInfo(
             slug=purpose.slug, title=purpose.title, legal_basis=purpose.legal_basis,
@@ -136,6 +168,7 @@ def _build_catalogue(day: dt.date) -> Catalogue | None:
             material_since=material_since[purpose.slug],
             valid_for=(dt.timedelta(days=purpose.valid_for_days)
                        if purpose.valid_for_days is not None else None),
+            translations=translated.get(purpose.slug, {}),
         )
         for purpose, _ in rows
         if purpose.policy_version_id == current.id

@@ -36,6 +36,7 @@ from consentmgr.consent.catalogue import NoPolicyPublished, PurposeInfo, catalog
 from consentmgr.consent.check_cache import note_changed
 from consentmgr.consent.models import ConsentState, ConsentStatus
 from consentmgr.customers.models import Customer, CustomerStatus
+from consentmgr.i18n import _, in_language, language_of, long_date
 from consentmgr.runtime import of_session
 
 if TYPE_CHECKING:  # the ledger imports this module, and unsubscribe imports the ledger
@@ -145,28 +146,28 @@ def send_renewal_reminders(session: Session, *, now: dt.datetime, notice: dt.tim
     return ReminderRun(sent, skipped)
 
 
-def _day(moment: dt.datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
-
-
 def _remind(send: Send, customer: Customer, info: PurposeInfo, expires: dt.datetime,
             link: str, unsubscribe: UnsubscribeLink) -> bool:
     address = customer.email
     if not address:
         return False
-    body = "\n".join([
-        f"Your consent to “{info.title}” ends on {_day(expires)}.",
-        "",
-        ("After that day we no longer use your data for this purpose. If you want us to "
-         "continue, give your consent again in your privacy portal; if not, there is nothing "
-         "to do."),
-        "",
-        "Your privacy portal: " + link,
-        "Withdraw this consent now, in one click: " + unsubscribe.url,
-    ]) + "\n"
-    # A reminder about a marketing consent is marketing mail: it carries the
-    # one-click unsubscribe headers (RFC 8058) for this customer and purpose.
-    send(address, "Your consent is about to end", body, headers=unsubscribe.headers)
+    # In the customer's language (GDPR Art. 12(1)); ``send`` queues it inside the
+    # block, so the message is marked as written in it (Content-Language).
+    with in_language(language_of(customer.preferences)) as language:
+        body = "\n".join([
+            _("Your consent to “%(purpose)s” ends on %(day)s.", purpose=info.title_in(language),
+              day=long_date(expires)),
+            "",
+            _("After that day we no longer use your data for this purpose. If you want us to "
+              "continue, give your consent again in your privacy portal; if not, there is "
+              "nothing to do."),
+            "",
+            _("Your privacy portal: %(link)s", link=link),
+            _("Withdraw this consent now, in one click: %(link)s", link=unsubscribe.url),
+        ]) + "\n"
+        # A reminder about a marketing consent is marketing mail: it carries the
+        # one-click unsubscribe headers (RFC 8058) for this customer and purpose.
+        send(address, _("Your consent is about to end"), body, headers=unsubscribe.headers)
     return True
 
 

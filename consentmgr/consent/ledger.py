@@ -37,7 +37,8 @@ from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerErased, CustomerNotFound
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
-from consentmgr.policies.services import PolicyNotFound, get_purpose
+from consentmgr.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from consentmgr.policies.services import PolicyNotFound, get_notice
 from consentmgr.runtime import of_session
 from consentmgr.sql import (
     PreparedUpsert,
@@ -117,24 +118,30 @@ def _evidence_json(evidence: Evidence) -> dict[str, Any]:
 
 
 def _shown_notice(
-    info: PurposeInfo, policy_version: str | None, notice_hash: str | None
-) -> tuple[str, str]:
-    """The version and notice hash the customer saw (default: what is in effect)."""
+    info: PurposeInfo, policy_version: str | None, notice_hash: str | None, language: str
+) -> tuple[str, str, str]:
+    """The version, notice hash and language of the notice the customer saw.
+
+    By default the policy in effect. A version without a text in ``language``
+    was shown in English, and is recorded so.
+    """
     if policy_version is None:
-        if notice_hash is not None and notice_hash != info.notice_hash:
+        shown_language, shown_hash = info.notice_in(language)
+        if notice_hash is not None and notice_hash != shown_hash:
             raise ValidationFailed({"notice_hash": [
                 "This is not the notice of the purpose in the policy in effect; "
-                "send the policy_version it belongs to."]})
-        return info.version, info.notice_hash
+                "send the policy_version and language it belongs to."]})
+        return info.version, shown_hash, shown_language
     try:
-        shown = get_purpose(policy_version, info.slug)
+        shown = get_notice(policy_version, info.slug, language)
     except PolicyNotFound:
         raise ValidationFailed({"policy_version": [
             "No published policy version with that label defines this purpose."]}) from None
     if notice_hash is not None and notice_hash != shown.notice_hash:
         raise ValidationFailed({"notice_hash": [
-            "This does not match the notice of the purpose in that policy version."]})
-    return policy_version, shown.notice_hash
+            "This does not match the notice of the purpose in that policy version "
+            "and language."]})
+    return policy_version, shown.notice_hash, shown.language
 
 
 def record_choice(
@@ -149,8 +156,12 @@ def record_choice(
     notice_hash: str | None = None,
     collected_at: dt.datetime | None = None,
     today: dt.date | None = None,
+    language: str | None = None,
 ) -> ConsentEvent:
     """Append one consent event and update the state, with its audit entry.
+
+    ``language`` is the language the notice was shown in (default English);
+    the event records it and that language's notice hash (GDPR Art. 7(1)).
 
     Raises :class:`UnknownPurpose`, :class:`ConsentNotApplicable` (for
     example consenting to a purpose based on a contract),
@@ -166,7 +177,11 @@ def record_choice(
         channel = Channel(channel)
     except ValueError:
         raise ValidationFailed({"channel": ["Unknown channel: use portal, staff, api or import."]}) from None
-    version, shown_hash = _shown_notice(info, policy_version, notice_hash)
+    if language is not None and language not in LANGUAGES:
+        raise ValidationFailed({"language": [
+            f"Unknown language: use one of {', '.join(LANGUAGES)}."]})
+    version, shown_hash, shown_language = _shown_notice(
+        info, policy_version, notice_hash, language or DEFAULT_LANGUAGE)
     evidence = evidence or Evidence()
     status = STATUS_AFTER[action]
     event_id, now = uuid.uuid4(), utcnow()
@@ -180,7 +195,8 @@ def record_choice(
                          "channel": channel.value, "gpc": evidence.gpc}}
     event = ConsentEvent(
         id=event_id, customer_id=customer.id, purpose=info.slug, action=action,
-        status=status, policy_version=version, notice_hash=shown_hash, channel=channel,
+        status=status, policy_version=version, notice_hash=shown_hash,
+        language=shown_language, channel=channel,
         actor_type=actor.type, actor_id=actor.id, occurred_at=now,
         collected_at=collected_at, gpc=evidence.gpc, evidence=_evidence_json(evidence),
     )

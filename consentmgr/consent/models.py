@@ -1,8 +1,8 @@
 """Consent events (append-only) and the consent state derived from them.
 
 GDPR Art. 7(1): the controller must be able to demonstrate consent. Each
-event keeps what the customer was shown (policy version and the notice hash
-of the purpose), how (channel), who acted, when, and the evidence.
+event keeps what the customer was shown (policy version, the language and
+the notice hash of the purpose in that language), how (channel), who acted, when, and the evidence.
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ class ConsentEvent(EncryptedRecord, db.Model):
     status: Mapped[ConsentStatus] = mapped_column(_enum(ConsentStatus))
     policy_version: Mapped[str] = mapped_column(sa.String(64))
     notice_hash: Mapped[str] = mapped_column(sa.String(64))
+    # The language of the notice shown (GDPR Art. 12(1)); ``notice_hash`` is
+    # that language's hash of it. Events before languages existed are "en".
+    language: Mapped[str] = mapped_column(sa.String(8), default="en", server_default="en")
     channel: Mapped[Channel] = mapped_column(_enum(Channel, 16))
     actor_type: Mapped[str] = mapped_column(sa.String(16))
     actor_id: Mapped[str] = mapped_column(sa.String(64))

@@ -104,7 +104,8 @@ def receipt_claims(event: ConsentEvent, *, signing_key: ReceiptKeys | None = Non
     """
     links = of_session(db.session).links
     version = get_version(event.policy_version)
-    document = document_of(version)
+    # The purpose as the customer read it: in the language of the notice shown.
+    document = document_of(version, event.language)
     purpose = document.purpose(event.purpose)
     categories = {c.slug: c for c in document.data_categories}
     pii_categories = [categories[slug].title if slug in categories else slug
@@ -117,7 +118,7 @@ def receipt_claims(event: ConsentEvent, *, signing_key: ReceiptKeys | None = Non
         "collectionMethod": _COLLECTION_METHODS[Channel(event.channel)],
         "consentReceiptID": str(event.id),
         "publicKey": public_jwk(_signing_key(signing_key))["x"],
-        "language": "en",
+        "language": event.language,
         # The customer's public id, never their email: the receipt may be shared.
         "piiPrincipalId": str(event.customer_id),
         "piiControllers": [{

@@ -39,11 +39,13 @@ from consentmgr.customers.services import (
     CustomerErased,
     email_in_use,
     email_index_of,
+    find_by_email,
     validated_email,
 )
 from consentmgr.customers.signin import portal_actor
 from consentmgr.errors import DomainError, ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.i18n import _, in_language, language_of
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
@@ -182,11 +184,16 @@ def request_email_change(
         .execution_options(synchronize_session=False))
     taken = email_in_use(address, exclude=customer.id)
     link = None
+    # Each mail in its reader's language (GDPR Art. 12(1)): the new address is
+    # the customer's, or another customer's whose own preference counts.
     if taken:
-        _mail_address_in_use(address)
-    else:
-        link = _mail_link(customer, address, moment)
-    _mail_change_requested(current)
+        owner = find_by_email(address)
+        with in_language(language_of(owner.preferences if owner else customer.preferences)):
+            _mail_address_in_use(address)
+    with in_language(language_of(customer.preferences)):
+        if not taken:
+            link = _mail_link(customer, address, moment)
+        _mail_change_requested(current)
     audit.record(audit_actions.PORTAL_EMAIL_CHANGE_REQUESTED, actor=actor, subject_id=customer.id,
                  details={"address_in_use": taken})
     return link
@@ -203,14 +210,14 @@ def _mail_link(customer: Customer, address: str, moment: dt.datetime) -> EmailCh
     url = of_session(db.session).links.portal_confirm_email_change(issued.token)
     send_mail_after_commit(
         address,
-        "Confirm your new email address for the privacy portal",
-        "Hello,\n\n"
-        "you asked to use this address for your account in our privacy portal.\n"
-        f"Open this link within {_HOURS} hours and press the button on the page\n"
-        "to confirm it; sign-in links then come to this address:\n\n"
-        f"{url}\n\n"
-        "If you did not ask for this, ignore this message: nothing changes\n"
-        "without the link.\n",
+        _("Confirm your new email address for the privacy portal"),
+        _("Hello,\n\n"
+          "you asked to use this address for your account in our privacy portal.\n"
+          "Open this link within %(hours)d hours and press the button on the page\n"
+          "to confirm it; sign-in links then come to this address:\n\n"
+          "%(link)s\n\n"
+          "If you did not ask for this, ignore this message: nothing changes\n"
+          "without the link.\n", hours=_HOURS, link=url),
     )
     return EmailChangeLink(url=url, token=issued.token, expires_at=expires)
 
@@ -218,12 +225,12 @@ def _mail_link(customer: Customer, address: str, moment: dt.datetime) -> EmailCh
 def _mail_address_in_use(address: str) -> None:
     send_mail_after_commit(
         address,
-        "Someone tried to use your email address",
-        "Hello,\n\n"
-        "someone signed in to our privacy portal asked to use this email address\n"
-        "for their account. It already belongs to an account with us, so nothing\n"
-        "was changed, and the person who asked was not told.\n\n"
-        "You do not need to do anything.\n",
+        _("Someone tried to use your email address"),
+        _("Hello,\n\n"
+          "someone signed in to our privacy portal asked to use this email address\n"
+          "for their account. It already belongs to an account with us, so nothing\n"
+          "was changed, and the person who asked was not told.\n\n"
+          "You do not need to do anything.\n"),
     )
 
 
@@ -232,14 +239,15 @@ def _mail_change_requested(current: str | None) -> None:
         return
     send_mail_after_commit(
         current,
-        "A change of your email address was requested",
-        "Hello,\n\n"
-        "someone signed in to your privacy portal asked to change the email address\n"
-        "of your account. We sent a confirmation link to the new address; your\n"
-        f"address changes only if that link is opened within {_HOURS} hours.\n\n"
-        "If this was you, there is nothing more to do.\n"
-        "If it was not you, someone may be able to use your account: reply to this\n"
-        "message or contact our privacy team at once, so we can stop the change.\n",
+        _("A change of your email address was requested"),
+        _("Hello,\n\n"
+          "someone signed in to your privacy portal asked to change the email address\n"
+          "of your account. We sent a confirmation link to the new address; your\n"
+          "address changes only if that link is opened within %(hours)d hours.\n\n"
+          "If this was you, there is nothing more to do.\n"
+          "If it was not you, someone may be able to use your account: reply to this\n"
+          "message or contact our privacy team at once, so we can stop the change.\n",
+          hours=_HOURS),
     )
 
 
@@ -330,7 +338,8 @@ def confirm_email_change(
     audit.record(audit_actions.CUSTOMER_RECTIFIED, actor=portal_actor(customer),
                  subject_id=customer.id, fields=["email"], client_address=client_address,
                  details={"confirmed_by": "email-link"})
-    _mail_changed(old)
+    with in_language(language_of(customer.preferences)):
+        _mail_changed(old)
     return customer
 
 
@@ -339,11 +348,11 @@ def _mail_changed(old: str | None) -> None:
         return
     send_mail_after_commit(
         old,
-        "Your email address was changed",
-        "Hello,\n\n"
-        "the email address of your account in our privacy portal was changed, as\n"
-        "confirmed from the new address. Sign-in links now go to the new address,\n"
-        "and this one gets no more mail from the portal.\n\n"
-        "If you did not ask for this, reply to this message or contact our\n"
-        "privacy team at once.\n",
+        _("Your email address was changed"),
+        _("Hello,\n\n"
+          "the email address of your account in our privacy portal was changed, as\n"
+          "confirmed from the new address. Sign-in links now go to the new address,\n"
+          "and this one gets no more mail from the portal.\n\n"
+          "If you did not ask for this, reply to this message or contact our\n"
+          "privacy team at once.\n"),
     )

@@ -23,6 +23,7 @@ from consentmgr.customers.models import Customer, CustomerStatus, PortalSignInTo
 from consentmgr.customers.services import find_by_email
 from consentmgr.errors import DomainError
 from consentmgr.extensions import db
+from consentmgr.i18n import _
 from consentmgr.keys.services import key_cache
 from consentmgr.mail import send_mail_after_commit
 from consentmgr.runtime import of_session
@@ -179,14 +180,17 @@ def request_sign_in_link(email: str, *, now: dt.datetime | None = None) -> SignI
     # may reach another mailbox. Decrypting it looks up the customer's data
     # key; an unknown address makes the same lookup for nobody.
     recipient = customer.email if customer else _look_up_no_key(email)
+    # Written in the language of the page the link was asked on (the reader is
+    # there now), not the customer's stored one: an unknown address's message
+    # must be composed the same way, and its sealed size must not differ.
     send_mail_after_commit(
         recipient,
-        "Your sign-in link for the privacy portal",
-        "Hello,\n\n"
-        "use this link to sign in to your privacy portal.\n"
-        f"It works once, for {minutes} minutes:\n\n{url}\n\n"
-        "If you did not ask for it, you can ignore this message:\n"
-        "nobody can sign in without the link.\n",
+        _("Your sign-in link for the privacy portal"),
+        _("Hello,\n\n"
+          "use this link to sign in to your privacy portal.\n"
+          "It works once, for %(minutes)d minutes:\n\n%(link)s\n\n"
+          "If you did not ask for it, you can ignore this message:\n"
+          "nobody can sign in without the link.\n", minutes=minutes, link=url),
         deliver=customer is not None,
     )
     if customer is None:

@@ -22,6 +22,7 @@ from consentmgr.consent.catalogue import NoPolicyPublished, catalogue
 from consentmgr.dashboard import aggregates as agg
 from consentmgr.dashboard.models import AggregateWatermark, DailyAggregate
 from consentmgr.errors import ValidationFailed
+from consentmgr.i18n import gettext
 from consentmgr.policies.models import PolicyVersion
 from consentmgr.requests.services import count_requests
 from consentmgr.sql import as_uuid
@@ -47,7 +48,7 @@ def parse_period(value: object) -> int:
     except ValueError:
         weeks = None
     if weeks not in PERIODS:
-        raise ValidationFailed({"weeks": ["Choose a period of 4, 12 or 52 weeks."]})
+        raise ValidationFailed({"weeks": [gettext("Choose a period of 4, 12 or 52 weeks.")]})
     return weeks
 
 
@@ -242,7 +243,7 @@ def dashboard_report(session: Session, *, today: dt.date, weeks: int,
                      now: dt.datetime) -> DashboardReport:
     """Every figure of the dashboard for the last ``weeks`` weeks up to ``today``."""
     if weeks not in PERIODS:
-        raise ValidationFailed({"weeks": ["Choose a period of 4, 12 or 52 weeks."]})
+        raise ValidationFailed({"weeks": [gettext("Choose a period of 4, 12 or 52 weeks.")]})
     period = period_weeks(today, weeks)
     first, last = period[0], period[-1]
     series = _weekly_series(session, first, last)

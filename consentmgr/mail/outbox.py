@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from consentmgr.config import SmtpSettings
 from consentmgr.extensions import db
+from consentmgr.i18n import current_language
 from consentmgr.jobs.models import Job
 from consentmgr.jobs.queue import enqueue
 from consentmgr.mail.models import OutboxMessage
@@ -57,7 +58,8 @@ _TABLE = OutboxMessage.__table__
 
 
 def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = True,
-                           headers: Mapping[str, str] | None = None) -> None:
+                           headers: Mapping[str, str] | None = None,
+                           language: str | None = None) -> None:
     """Queue a plain-text message in the current unit of work; a worker sends it after the commit.
 
     ``deliver=False`` queues it the same way but the worker never sends it
@@ -65,7 +67,10 @@ def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = 
     are extra header fields, sealed with the message: marketing mail passes
     ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058); mail a
     customer must get whatever their consent (sign-in links, request
-    notices) passes none. Flushes.
+    notices) passes none. ``language`` is the language the message is
+    written in, sent as ``Content-Language`` (RFC 3282); by default the one
+    being written in now, which inside :func:`consentmgr.i18n.in_language`
+    is the customer's. Flushes.
     """
     session = db.session()
     now = utcnow()
@@ -74,7 +79,7 @@ def send_mail_after_commit(to: str, subject: str, body: str, *, deliver: bool = 
                   max_attempts=MAX_ATTEMPTS)
     sealed = seal(of_session(session).master_keys, message_id,
                   Letter(to=to, subject=subject, body=body, deliver=deliver,
-                         headers=dict(headers or {})))
+                         headers=dict(headers or {}), language=language or current_language()))
     session.add(OutboxMessage(id=message_id, job_id=job.id, created_at=now,
                               master_key_id=sealed.master_key_id, wrapped_key=sealed.wrapped_key,
                               sealed=sealed.sealed))
@@ -98,7 +103,8 @@ def deliver_queued(session: Session, payload: Mapping[str, Any], *, smtp: SmtpSe
         return  # delivered already, by a worker whose lease ran out, or purged
     letter = unseal(of_session(session).master_keys, message_id,
                     Sealed(row.master_key_id, row.wrapped_key, row.sealed))
-    deliver(smtp, compose(smtp, letter.to, letter.subject, letter.body, letter.headers),
+    deliver(smtp, compose(smtp, letter.to, letter.subject, letter.body, letter.headers,
+                          language=letter.language),
             rehearse=not letter.deliver)
     session.execute(sa.delete(_TABLE).where(_TABLE.c.id == message_id),
                     execution_options={"synchronize_session": False})

@@ -41,6 +41,7 @@ class Letter:
 
     ``headers`` are extra header fields (``List-Unsubscribe`` on marketing
     mail: a link signed for the recipient, so it is sealed with the rest).
+    ``language`` is the language it is written in (``Content-Language``).
     """
 
     to: str
@@ -48,6 +49,7 @@ class Letter:
     body: str
     deliver: bool
     headers: Mapping[str, str] = field(default_factory=dict)
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ def seal(keys: KeyRing, message_id: uuid.UUID, letter: Letter) -> Sealed:
     """``letter`` sealed for the outbox row ``message_id`` under the current master key."""
     plaintext = json.dumps({"to": letter.to, "subject": letter.subject, "body": letter.body,
                             "deliver": 1 if letter.deliver else 0,
-                            "headers": dict(letter.headers)},
+                            "headers": dict(letter.headers), "language": letter.language or ""},
                            ensure_ascii=False, separators=(",", ":")).encode()
     # Trailing spaces are JSON whitespace: the padding needs no length field.
     plaintext += b" " * (-len(plaintext) % BLOCK_BYTES)
@@ -89,6 +91,7 @@ def unseal(keys: KeyRing, message_id: uuid.UUID, sealed: Sealed) -> Letter:
     plaintext = FieldCipher(data_key, _KEY_VERSION).decrypt(bytes(sealed.sealed), table=TABLE,
                                                             column=COLUMN, row_id=message_id)
     fields = json.loads(plaintext)
-    # Messages sealed before headers existed have none.
+    # Messages sealed before headers (or languages) existed have none.
     return Letter(to=fields["to"], subject=fields["subject"], body=fields["body"],
-                  deliver=bool(fields["deliver"]), headers=fields.get("headers") or {})
+                  deliver=bool(fields["deliver"]), headers=fields.get("headers") or {},
+                  language=fields.get("language") or None)

@@ -20,8 +20,9 @@ from consentmgr.config import SmtpSettings
 log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_SECONDS = 10
-# Extra headers the development console shows (the one-click unsubscribe link, RFC 8058).
-_SHOWN_EXTRA = ("List-Unsubscribe", "List-Unsubscribe-Post")
+# Extra headers the development console shows (the one-click unsubscribe link, RFC 8058,
+# and the language the message is written in).
+_SHOWN_EXTRA = ("Content-Language", "List-Unsubscribe", "List-Unsubscribe-Post")
 # RFC 5322 §2.1.1 allows lines of up to 998 characters. At the default 78 a
 # List-Unsubscribe link, one long word, is written as RFC 2047 encoded words,
 # which mail platforms do not decode in that header (RFC 2369 wants the bare <URL>).
@@ -33,8 +34,13 @@ class MailError(RuntimeError):
 
 
 def compose(smtp: SmtpSettings, to: str, subject: str, body: str,
-            headers: Mapping[str, str] | None = None) -> EmailMessage:
-    """A plain-text message from our sender to one recipient, with any extra ``headers``."""
+            headers: Mapping[str, str] | None = None, *,
+            language: str | None = None) -> EmailMessage:
+    """A plain-text message from our sender to one recipient, with any extra ``headers``.
+
+    ``language`` (``"de"``) is sent as ``Content-Language`` (RFC 3282), so
+    mail clients and screen readers know which language the text is in.
+    """
     message = EmailMessage(policy=_LONG_LINES if headers else email.policy.default)
     message["From"] = smtp.sender
     message["To"] = to
@@ -42,12 +48,15 @@ def compose(smtp: SmtpSettings, to: str, subject: str, body: str,
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(body)
+    if language:  # after set_content, which clears every Content-* field
+        message["Content-Language"] = language
     return message
 
 
-def send_mail(to: str, subject: str, body: str, *, smtp: SmtpSettings) -> None:
+def send_mail(to: str, subject: str, body: str, *, smtp: SmtpSettings,
+              language: str | None = None) -> None:
     """Send a plain-text message to one recipient, now, through ``smtp``; :class:`MailError` if not."""
-    deliver(smtp, compose(smtp, to, subject, body))
+    deliver(smtp, compose(smtp, to, subject, body, language=language))
 
 
 def deliver(smtp: SmtpSettings, message: EmailMessage, *, rehearse: bool = False) -> None:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,10 +51,26 @@ from consentmgr.audit import services as audit
 from consentmgr.consent.models import ConsentState, ConsentStatus
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.errors import Conflict
+from consentmgr.i18n import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    _,
+    in_language,
+    language_of,
+    lazy_gettext,
+    long_date,
+    supported,
+)
 from consentmgr.jobs.queue import enqueue
 from consentmgr.notices.models import PolicyNotice
+from consentmgr.policies.document import PolicyDocument
 from consentmgr.policies.models import PolicyVersion
-from consentmgr.policies.versions import PolicyNotFound, get_version, previous_version
+from consentmgr.policies.versions import (
+    PolicyNotFound,
+    document_of,
+    get_version,
+    previous_version,
+)
 from consentmgr.runtime import of_session
 from consentmgr.sql import utcnow
 
@@ -74,17 +90,18 @@ Send = Callable[..., None]
 
 CONSENT = "consent"
 
-# What each material field means to a customer, for the summary.
+# What each material field means to a customer, for the summary (lazy: read in the
+# language of the mail or the page that shows it).
 FIELD_WORDS = {
-    "description": "what we do with your data",
-    "legal_basis": "the legal basis",
-    "interest": "the interest we rely on",
-    "data_categories": "which data we use",
-    "recipients": "who receives the data",
-    "transfers": "transfers to other countries",
-    "sale_or_share": "whether the data are sold or shared",
-    "direct_marketing": "whether it is direct marketing",
-    "valid_for_days": "how long a consent lasts",
+    "description": lazy_gettext("what we do with your data"),
+    "legal_basis": lazy_gettext("the legal basis"),
+    "interest": lazy_gettext("the interest we rely on"),
+    "data_categories": lazy_gettext("which data we use"),
+    "recipients": lazy_gettext("who receives the data"),
+    "transfers": lazy_gettext("transfers to other countries"),
+    "sale_or_share": lazy_gettext("whether the data are sold or shared"),
+    "direct_marketing": lazy_gettext("whether it is direct marketing"),
+    "valid_for_days": lazy_gettext("how long a consent lasts"),
 }
 
 
@@ -110,11 +127,12 @@ class ChangedPurpose:
 
     @property
     def what_changes(self) -> str:
-        """The change in a few words, for a mail or the banner."""
+        """The change in a few words, for a mail or the banner, in the language in force."""
         if self.kind == "new":
-            return "a new purpose"
-        words = [FIELD_WORDS.get(name, name.replace("_", " ")) for name in self.changed_fields]
-        return "changes to " + ", ".join(words) if words else "a material change"
+            return _("a new purpose")
+        words = [str(FIELD_WORDS.get(name, name.replace("_", " "))) for name in self.changed_fields]
+        return _("changes to %(fields)s", fields=", ".join(words)) if words \
+            else _("a material change")
 
 
 @dataclass(frozen=True)
@@ -248,42 +266,59 @@ class NoticeContent:
     portal_url: str
 
 
-def _english(notice: NoticeContent) -> tuple[str, str]:
-    day = f"{notice.effective_date.day} {notice.effective_date:%B %Y}"
+def _compose(notice: NoticeContent) -> tuple[str, str]:
+    """Subject and body in the language in force (see :func:`_writer`)."""
+    day = long_date(notice.effective_date)
     lines = [
-        "Dear customer,",
+        _("Dear customer,"),
         "",
-        f"our privacy policy changes on {day} (version {notice.version}).",
+        _("our privacy policy changes on %(day)s (version %(version)s).", day=day,
+          version=notice.version),
         "",
         notice.summary.strip(),
         "",
-        "What changes for the ways we use your data:",
+        _("What changes for the ways we use your data:"),
     ]
     for purpose in notice.purposes:
-        line = f"- “{purpose.title}”: {purpose.what_changes}."
+        line = _("- “%(purpose)s”: %(change)s.", purpose=purpose.title,
+                 change=purpose.what_changes)
         if purpose.by_consent and purpose.kind != "new":
-            line += (" Your consent covers the current text only: we will ask you again, "
-                     "and nothing changes for this purpose until you agree.")
+            line += " " + _("Your consent covers the current text only: we will ask you "
+                            "again, and nothing changes for this purpose until you agree.")
         lines.append(line)
     lines += [
         "",
-        "See exactly what changes, side by side: " + notice.compare_url,
-        "Your privacy portal, where you can give, withdraw or object: " + notice.portal_url,
+        _("See exactly what changes, side by side: %(link)s", link=notice.compare_url),
+        _("Your privacy portal, where you can give, withdraw or object: %(link)s",
+          link=notice.portal_url),
         "",
-        ("This is a legal notice about how we handle your personal data; it is sent to every "
-         "customer the change concerns."),
+        _("This is a legal notice about how we handle your personal data; it is sent to every "
+          "customer the change concerns."),
     ]
-    return f"Our privacy policy changes on {day}", "\n".join(lines) + "\n"
+    return _("Our privacy policy changes on %(day)s", day=day), "\n".join(lines) + "\n"
 
 
-# One writer per language. Only English exists yet (issue 16, item 1 adds German):
-# a customer's stored preference picks the writer, anything else falls back to English.
-WRITERS: dict[str, Callable[[NoticeContent], tuple[str, str]]] = {"en": _english}
+def _writer(language: str) -> Callable[[NoticeContent], tuple[str, str]]:
+    def write(notice: NoticeContent) -> tuple[str, str]:
+        with in_language(language):
+            return _compose(notice)
+    return write
+
+
+# One writer per language the app speaks (the German words are in the catalogue,
+# consentmgr/translations): a customer's stored preference picks the writer,
+# anything else falls back to English (GDPR Art. 12(1)).
+WRITERS: dict[str, Callable[[NoticeContent], tuple[str, str]]] = {
+    code: _writer(code) for code in LANGUAGES}
 
 
 def notice_message(language: str | None, notice: NoticeContent) -> tuple[str, str]:
-    """The subject and plain-text body of ``notice`` in ``language`` (English if unknown)."""
-    return WRITERS.get((language or "en").lower()[:2], _english)(notice)
+    """The subject and plain-text body of ``notice`` in ``language`` (English if unknown).
+
+    Call it in an app context (the worker's, or a request's): the words come
+    from the app's catalogue.
+    """
+    return WRITERS[supported(language) or DEFAULT_LANGUAGE](notice)
 
 
 # ------------------------------------------------------------------ the batches
@@ -323,7 +358,10 @@ def notice_batch(session: Session, scope: NoticeScope, *, size: int, send: Send,
                _STATE.purpose.in_([p.slug for p in scope.purposes]))).all()
     status = {(row.customer_id, row.purpose): row.status for row in states}
     links = of_session(session).links
+    # The same link in every language: the comparison page is shown in the reader's
+    # language (their browser's, or the one they chose on the site).
     compare_url = links.policy_compare(scope.previous.version, scope.version.version)
+    worded = _Wording(scope)
     mailed = unreachable = 0
     told: dict[str, int] = {}
     for customer in session.scalars(sa.select(Customer).where(Customer.id.in_(ids))
@@ -331,13 +369,16 @@ def notice_batch(session: Session, scope: NoticeScope, *, size: int, send: Send,
         concern = tuple(p for p in scope.purposes if _concerns(p, status.get((customer.id, p.slug))))
         address = customer.email
         if address and concern:
-            language = (customer.preferences or {}).get("language")
+            language = language_of(customer.preferences)
+            summary, titled = worded.in_language(language, concern)
             subject, body = notice_message(language, NoticeContent(
-                scope.version.version, scope.version.summary, scope.version.effective_date,
-                concern, compare_url, links.home()))
+                scope.version.version, summary, scope.version.effective_date,
+                titled, compare_url, links.home()))
             # A legal notice, not marketing: no List-Unsubscribe (RFC 8058 is for bulk
             # marketing mail; a customer cannot opt out of being told of a change).
-            send(address, subject, body)
+            # Queued in the customer's language, so the message is marked as written in it.
+            with in_language(language):
+                send(address, subject, body)
             mailed += 1
             for purpose in concern:
                 told[purpose.slug] = told.get(purpose.slug, 0) + 1
@@ -355,6 +396,31 @@ def notice_batch(session: Session, scope: NoticeScope, *, size: int, send: Send,
     log.info("policy notice %s: %d queued, %d unreachable", scope.version.version, mailed,
              unreachable)
     return BatchResult(mailed, unreachable, more)
+
+
+class _Wording:
+    """The version's summary and purpose titles as its text in each language words them.
+
+    English (the version itself) when it was not published in that language.
+    Each language's document is read once per batch.
+    """
+
+    def __init__(self, scope: NoticeScope) -> None:
+        self._version = scope.version
+        self._documents: dict[str, PolicyDocument | None] = {}
+
+    def in_language(self, language: str, purposes: tuple[ChangedPurpose, ...]
+                    ) -> tuple[str, tuple[ChangedPurpose, ...]]:
+        """The summary, and ``purposes`` with their titles, as the text in ``language`` says."""
+        if language not in self._documents:
+            document = document_of(self._version, language)
+            self._documents[language] = document if document.language == language else None
+        document = self._documents[language]
+        if document is None:
+            return self._version.summary, purposes
+        return document.summary, tuple(
+            replace(p, title=shown.title) if (shown := document.purpose(p.slug)) else p
+            for p in purposes)
 
 
 def _concerns(purpose: ChangedPurpose, status: ConsentStatus | None) -> bool:

@@ -5,18 +5,23 @@ to: what is done, on which legal basis, with which data, and who gets it.
 Consent given under the old notice does not cover the new one (GDPR Art. 4(11):
 consent must be specific and informed), so the consent area asks again. A new
 title or reworded retention text is shown as a change but asks nobody again.
+
+Two versions can be compared in any language both are published in. What
+changed, and whether it is material, is always decided on the English
+(canonical) texts, so every language tells the same story; the titles,
+descriptions and text diff shown are those of the language asked for.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from consentmgr.policies.document import DataCategory, PolicyDocument, Purpose
 from consentmgr.policies.models import PolicyVersion
-from consentmgr.policies.versions import document_of, get_version
+from consentmgr.policies.versions import ENGLISH, document_of, get_version
 
 __all__ = [
     "MATERIAL_FIELDS",
@@ -190,7 +195,12 @@ class DiffHunk:
 
 @dataclass(frozen=True)
 class VersionComparison:
-    """Everything that differs between two versions, ready to show."""
+    """Everything that differs between two versions, ready to show.
+
+    ``language`` is the language of both documents: the one asked for, or
+    English when either version has no text in it (``requested`` says which
+    was asked for).
+    """
 
     old: PolicyVersion
     new: PolicyVersion
@@ -200,6 +210,17 @@ class VersionComparison:
     categories: tuple[CategoryChange, ...]
     contacts_changed: tuple[str, ...]
     diff: tuple[DiffLine, ...] = field(repr=False)
+    requested: str = ENGLISH
+
+    @property
+    def language(self) -> str:
+        """The language both documents are shown in."""
+        return self.new_document.language
+
+    @property
+    def in_other_language(self) -> bool:
+        """True if the versions could not both be shown in the requested language."""
+        return self.language != self.requested
 
     @property
     def inactivity_changed(self) -> bool:
@@ -237,20 +258,27 @@ def _hunk(lines: list[DiffLine]) -> DiffHunk:
 _CATEGORY_FIELDS = ("title", "description", "retention", "retention_days")
 
 
-def compare_versions(old_label: str, new_label: str) -> VersionComparison:
+def compare_versions(
+    old_label: str, new_label: str, *, language: str = ENGLISH
+) -> VersionComparison:
     """Compare two published versions purpose by purpose, category by category and line by line.
 
     The text diff covers the policy body (the purposes and categories are
-    compared field by field instead of as YAML). Raises
-    :class:`PolicyNotFound` for an unknown label.
+    compared field by field instead of as YAML). Shown in ``language`` when
+    both versions are published in it, else in English; the kinds of change
+    are those of the English texts. Raises :class:`PolicyNotFound` for an
+    unknown label.
     """
     old, new = get_version(old_label), get_version(new_label)
-    old_document, new_document = document_of(old), document_of(new)
+    shown = language if language in old.languages and language in new.languages else ENGLISH
+    old_document, new_document = document_of(old, shown), document_of(new, shown)
+    changes = compare_purposes(document_of(old), document_of(new))
     purposes = tuple(
         PurposeComparison(
-            change, old_document.purpose(change.slug), new_document.purpose(change.slug)
+            _titled(change, old_document, new_document),
+            old_document.purpose(change.slug), new_document.purpose(change.slug),
         )
-        for change in compare_purposes(old_document, new_document)
+        for change in changes
     )
     contacts_changed = tuple(
         name
@@ -266,7 +294,14 @@ def compare_versions(old_label: str, new_label: str) -> VersionComparison:
         categories=_compare_categories(old_document, new_document),
         contacts_changed=contacts_changed,
         diff=tuple(text_diff(old_document.body, new_document.body)),
+        requested=language,
     )
+
+
+def _titled(change: PurposeChange, old: PolicyDocument, new: PolicyDocument) -> PurposeChange:
+    """``change`` with the purpose's title in the documents' language."""
+    purpose = new.purpose(change.slug) or old.purpose(change.slug)
+    return change if purpose is None else replace(change, title=purpose.title)
 
 
 def _compare_categories(old: PolicyDocument, new: PolicyDocument) -> tuple[CategoryChange, ...]:

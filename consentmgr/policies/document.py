@@ -227,7 +227,9 @@ class PolicyDocument:
 
     ``text`` is the whole file exactly as stored and ``sha256`` the hex digest
     of its UTF-8 bytes, so a published version can be proven unchanged.
-    ``body`` is the Markdown after the front matter; ``source`` the file name.
+    ``body`` is the Markdown after the front matter; ``source`` the file name;
+    ``language`` the language the document is written in (English, ``"en"``,
+    is the canonical text; a translation's file is ``<version>.<language>.md``).
     """
 
     version: str
@@ -243,6 +245,7 @@ class PolicyDocument:
     #: Close and erase a customer's account after this many days without activity
     #: (:mod:`consentmgr.requests.inactivity`); None: accounts stay open however quiet.
     inactive_after_days: int | None = None
+    language: str = "en"
     sha256: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -275,7 +278,8 @@ class PolicyDocument:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, text: str, source: str = "") -> PolicyDocument:
+    def from_dict(cls, data: Mapping[str, Any], *, text: str, source: str = "",
+                  language: str = "en") -> PolicyDocument:
         """Rebuild a document from :meth:`to_dict`'s data (with the body) and its file's text."""
         return cls(
             version=data["version"],
@@ -289,6 +293,7 @@ class PolicyDocument:
             text=text,
             source=source,
             inactive_after_days=data.get("inactive_after_days"),
+            language=language,
         )
 
 

@@ -33,7 +33,14 @@ A file looks like this::
 
 The header is data (what the portal, the consent ledger and the API read),
 checked by :class:`~consentmgr.policies.schemas.PolicyHeaderSchema`; the body
-is the policy text that GDPR Art. 13/14 require. Parsing is strict and
+is the policy text that GDPR Art. 13/14 require.
+
+A version may come in more languages: ``<name>.de.md`` beside ``<name>.md``
+is the German text of the same version. English is canonical; each
+translation must define what the English file defines
+(:mod:`consentmgr.policies.languages`), in a language the app speaks.
+
+Parsing is strict and
 reports every problem at once, each naming the file and the field, so a
 broken policy can never be published half-checked.
 """
@@ -41,6 +48,8 @@ broken policy can never be published half-checked.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,14 +57,51 @@ from typing import Any
 import yaml
 from marshmallow import ValidationError
 
+from consentmgr.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from consentmgr.policies.document import PolicyDocument, PolicyValidationError
+from consentmgr.policies.languages import translation_problems
 from consentmgr.policies.schemas import PolicyHeaderSchema, describe, field_problems
 
-__all__ = ["load_policy_dir", "parse_policy_file"]
+__all__ = ["VersionFiles", "language_of_file", "load_policies", "load_policy_dir",
+           "parse_policy_file"]
+
+# ``2026-03.de.md``: a language tag (BCP 47 primary tag, maybe a region) before ``.md``.
+_LANGUAGE_SUFFIX = re.compile(
+    r"^(?P<stem>.+)\.(?P<language>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,4})?)$"
+)
 
 _FRONT_MATTER = re.compile(
     r"\A---[ \t]*\r?\n(?P<yaml>.*?)^---[ \t]*\r?$\n?", re.DOTALL | re.MULTILINE
 )
+
+
+@dataclass(frozen=True)
+class VersionFiles:
+    """One version as its files give it: the English document and its translations."""
+
+    document: PolicyDocument
+    #: language code -> the document in that language (English not included).
+    translations: Mapping[str, PolicyDocument] = field(default_factory=dict)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language the version is written in, English first."""
+        return (DEFAULT_LANGUAGE, *sorted(self.translations))
+
+
+def language_of_file(path: str | Path) -> tuple[str, str]:
+    """The file's name without the language and ``.md``, and its language (``"en"`` if none).
+
+    ``2026-03.de.md`` is ``("2026-03", "de")``; ``2026-03.md`` is ``("2026-03", "en")``.
+    """
+    stem, language = _split_language(path)
+    return stem, language or DEFAULT_LANGUAGE
+
+
+def _split_language(path: str | Path) -> tuple[str, str | None]:
+    stem = Path(path).name.removesuffix(".md")
+    match = _LANGUAGE_SUFFIX.match(stem)
+    return (stem, None) if match is None else (match["stem"], match["language"])
 
 
 def parse_policy_file(path: str | Path) -> PolicyDocument:
@@ -64,6 +110,7 @@ def parse_policy_file(path: str | Path) -> PolicyDocument:
     Raises :class:`PolicyValidationError` listing every problem in the file.
     """
     path = Path(path)
+    _stem, language = language_of_file(path)
     try:
         text = _read_text(path)
         header, body = _split_front_matter(text)
@@ -84,15 +131,26 @@ def parse_policy_file(path: str | Path) -> PolicyDocument:
         problems.append(("body", "the policy text after the front matter is empty"))
     if problems:
         raise PolicyValidationError(f"{path.name}: {where}: {what}" for where, what in problems)
-    return PolicyDocument(**fields, body=body, text=text, source=path.name)
+    return PolicyDocument(**fields, body=body, text=text, source=path.name, language=language)
 
 
 def load_policy_dir(directory: str | Path) -> list[PolicyDocument]:
-    """Load every ``*.md`` policy file in ``directory``, oldest first.
+    """Load every English policy file in ``directory``, oldest first.
+
+    All files, translations included, are validated before anything is
+    returned (see :func:`load_policies`).
+    """
+    return [files.document for files in load_policies(directory)]
+
+
+def load_policies(directory: str | Path) -> list[VersionFiles]:
+    """Load every ``*.md`` policy file in ``directory``: each version with its translations.
 
     All files are validated before anything is returned; one
-    :class:`PolicyValidationError` lists the problems of every file, plus
-    clashes between files (a version label or effective date used twice).
+    :class:`PolicyValidationError` lists the problems of every file, clashes
+    between files (a version label or effective date used twice), and every
+    translation that differs from its English file or is in a language the
+    app does not speak.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -102,16 +160,58 @@ def load_policy_dir(directory: str | Path) -> list[PolicyDocument]:
         raise PolicyValidationError([f"{directory}: no policy files (*.md) found"])
 
     problems: list[str] = []
-    documents: list[PolicyDocument] = []
+    english: dict[str, PolicyDocument | None] = {}
+    translated: list[tuple[Path, str, str]] = []
     for path in paths:
+        stem, language = _split_language(path)
+        if language is not None:
+            translated.append((path, stem, language))
+            continue
         try:
-            documents.append(parse_policy_file(path))
+            english[stem] = parse_policy_file(path)
+        except PolicyValidationError as exc:
+            english[stem] = None  # reported; its translations are not compared
+            problems.extend(exc.problems)
+
+    translations: dict[str, dict[str, PolicyDocument]] = {}
+    for path, stem, language in translated:
+        problem = _language_problem(path, stem, language, english)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        try:
+            document = parse_policy_file(path)
         except PolicyValidationError as exc:
             problems.extend(exc.problems)
+            continue
+        base = english[stem]
+        if base is not None:
+            problems.extend(translation_problems(base, document))
+            translations.setdefault(stem, {})[language] = document
+
+    documents = [d for d in english.values() if d is not None]
     problems.extend(_clashes(documents))
     if problems:
         raise PolicyValidationError(problems)
-    return sorted(documents, key=lambda d: (d.effective_date, d.version))
+    stems = {id(d): stem for stem, d in english.items()}
+    return sorted(
+        (VersionFiles(d, translations.get(stems[id(d)], {})) for d in documents),
+        key=lambda files: (files.document.effective_date, files.document.version),
+    )
+
+
+def _language_problem(path: Path, stem: str, language: str,
+                      english: Mapping[str, PolicyDocument | None]) -> str | None:
+    """Why ``path`` cannot be a translation, or None."""
+    if language == DEFAULT_LANGUAGE:
+        return (f"{path.name}: language: English is the canonical text; "
+                f"name the file {stem}.md")
+    if language not in LANGUAGES:
+        return (f"{path.name}: language: {language!r} is not a language the app speaks "
+                f"({', '.join(LANGUAGES)}); add the language to the app first")
+    if stem not in english:
+        return f"{path.name}: language: no English file {stem}.md for this translation"
+    return None
 
 
 def _clashes(documents: list[PolicyDocument]) -> list[str]:

@@ -65,13 +65,61 @@ class PolicyVersion(db.Model):
     purposes: Mapped[list[PolicyPurpose]] = relationship(
         back_populates="policy_version", order_by="PolicyPurpose.position", lazy="selectin"
     )
+    # Loaded when asked for: most readers (the ledger, the check) need English only.
+    translations: Mapped[list[PolicyTranslation]] = relationship(
+        back_populates="policy_version", order_by="PolicyTranslation.language"
+    )
 
     def purpose(self, slug: str) -> PolicyPurpose | None:
         """Return this version's purpose with ``slug``, or None."""
         return next((p for p in self.purposes if p.slug == slug), None)
 
+    def translation(self, language: str) -> PolicyTranslation | None:
+        """This version's document in ``language``, or None (English is the version itself)."""
+        return next((t for t in self.translations if t.language == language), None)
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        """Every language this version is published in, English first."""
+        return ("en", *(t.language for t in self.translations))
+
     def __repr__(self) -> str:
         return f"<PolicyVersion {self.version} effective {self.effective_date}>"
+
+
+class PolicyTranslation(db.Model):
+    """A published version's document in another language than English, immutable once stored.
+
+    English is the canonical text (the :class:`PolicyVersion` itself); a
+    translation was checked at publication to define the same purposes,
+    legal bases, data and dates (:mod:`consentmgr.policies.languages`). Its
+    notices are worded in its language, so each purpose has a notice hash of
+    its own here: a consent given on a German page records the German hash
+    (GDPR Art. 7(1): what the person was actually shown).
+    """
+
+    __tablename__ = "policy_translations"
+    __table_args__ = (sa.UniqueConstraint("policy_version_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("policy_versions.id", ondelete="RESTRICT")
+    )
+    language: Mapped[str] = mapped_column(sa.String(8))
+    text: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    document: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    # Per purpose slug, what the ledger and the portal read without the whole
+    # document: {"marketing-email": {"title": ..., "notice_hash": ...}}.
+    notices: Mapped[dict[str, dict[str, str]]] = mapped_column(sa.JSON)
+    source: Mapped[str] = mapped_column(sa.String(255))
+    published_at: Mapped[dt.datetime] = mapped_column(TZDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(sa.String(128))
+
+    policy_version: Mapped[PolicyVersion] = relationship(back_populates="translations")
+
+    def __repr__(self) -> str:
+        return f"<PolicyTranslation {self.language} of version {self.policy_version_id}>"
 
 
 class PolicyPurpose(db.Model):
@@ -129,8 +177,10 @@ class ImmutablePolicyError(RuntimeError):
 
 @sa.event.listens_for(PolicyVersion, "before_update")
 @sa.event.listens_for(PolicyPurpose, "before_update")
+@sa.event.listens_for(PolicyTranslation, "before_update")
 @sa.event.listens_for(PolicyVersion, "before_delete")
 @sa.event.listens_for(PolicyPurpose, "before_delete")
+@sa.event.listens_for(PolicyTranslation, "before_delete")
 def _refuse_changes(mapper: Any, connection: Any, target: Any) -> None:
     # A change needs a new version; consent already given points at this one.
     raise ImmutablePolicyError(f"{target!r} is published and cannot be changed or deleted")

@@ -4,6 +4,11 @@ Publishing is all or nothing: every file in the directory is validated, and
 every already published version checked against its file, before a single
 row is written. A published version is never changed: a change needs a new
 version, because consent already given points at the old one (GDPR Art. 7(1)).
+
+A version's translations (``<version>.de.md``) are published with it, or
+later beside it: adding a language to a published version changes nothing
+anybody agreed to, as each translation was checked to say what the English
+file says. Once published, a translation never changes either.
 """
 
 from __future__ import annotations
@@ -18,8 +23,13 @@ from consentmgr.errors import Conflict, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.policies.changes import compare_purposes
 from consentmgr.policies.document import PolicyDocument, PolicyValidationError
-from consentmgr.policies.loader import load_policy_dir
-from consentmgr.policies.models import PolicyPurpose, PolicyVersion, PurposeChangeKind
+from consentmgr.policies.loader import VersionFiles, load_policies
+from consentmgr.policies.models import (
+    PolicyPurpose,
+    PolicyTranslation,
+    PolicyVersion,
+    PurposeChangeKind,
+)
 from consentmgr.policies.versions import list_versions
 
 __all__ = ["PolicyChanged", "PolicyInvalid", "PublishReport", "publish_policies"]
@@ -64,10 +74,15 @@ class PolicyInvalid(ValidationFailed):
 
 @dataclass(frozen=True)
 class PublishReport:
-    """What :func:`publish_policies` did, oldest version first."""
+    """What :func:`publish_policies` did, oldest version first.
+
+    ``translations`` are the documents in other languages published this
+    time, for new versions and already published ones alike.
+    """
 
     published: tuple[PolicyVersion, ...]
     already_present: tuple[PolicyVersion, ...]
+    translations: tuple[PolicyTranslation, ...] = ()
 
     @property
     def versions(self) -> tuple[PolicyVersion, ...]:
@@ -78,57 +93,99 @@ class PublishReport:
 def publish_policies(directory: str | Path, *, actor: Actor) -> PublishReport:
     """Publish every policy file in ``directory`` that is not published yet.
 
-    Idempotent: versions already published with the same text are left
-    alone. Raises :class:`PolicyInvalid` when any file is invalid or a new
-    version would take effect before an already published one, and
-    :class:`PolicyChanged` when a published version's file was edited or
-    removed; in both cases nothing is written.
+    Idempotent: versions (and translations) already published with the same
+    text are left alone. Raises :class:`PolicyInvalid` when any file is
+    invalid, a translation differs from its English file or is in a language
+    the app does not speak, or a new version would take effect before an
+    already published one, and :class:`PolicyChanged` when a published
+    version's file (or a published translation's) was edited or removed; in
+    every case nothing is written.
     """
     try:
-        documents = load_policy_dir(directory)
+        versions = load_policies(directory)
     except PolicyValidationError as exc:
         raise PolicyInvalid(exc.problems) from None
+    documents = [files.document for files in versions]
 
     published = {v.version: v for v in list_versions()}
-    _check_published_unchanged(documents, published, Path(directory))
+    _check_published_unchanged(versions, published, Path(directory))
     _check_new_versions_come_last(documents, published)
 
     added: list[PolicyVersion] = []
     present: list[PolicyVersion] = []
+    translated: list[PolicyTranslation] = []
     previous: PolicyDocument | None = None
-    for document in documents:
-        if document.version in published:
-            present.append(published[document.version])
+    for files in versions:
+        document = files.document
+        stored = published.get(document.version)
+        if stored is not None:
+            present.append(stored)
+            languages = set(stored.languages)
         else:
-            added.append(_insert_version(document, previous, actor=actor))
+            stored = _insert_version(document, previous, actor=actor)
+            added.append(stored)
+            languages = set()
+        for language, translation in sorted(files.translations.items()):
+            if language not in languages:
+                translated.append(_insert_translation(stored, translation, actor=actor))
         previous = document
     db.session.flush()
-    return PublishReport(published=tuple(added), already_present=tuple(present))
+    return PublishReport(published=tuple(added), already_present=tuple(present),
+                         translations=tuple(translated))
 
 
 def _check_published_unchanged(
-    documents: list[PolicyDocument], published: dict[str, PolicyVersion], directory: Path
+    versions: list[VersionFiles], published: dict[str, PolicyVersion], directory: Path
 ) -> None:
-    by_label = {d.version: d for d in documents}
+    by_label = {files.document.version: files for files in versions}
     problems: list[str] = []
-    versions: list[str] = []
+    changed: list[str] = []
     for label, stored in published.items():
-        document = by_label.get(label)
+        files = by_label.get(label)
+        document = files.document if files is not None else None
         if document is None:
             problems.append(
                 f"version {label} (published from {stored.source}) has no file in {directory}; "
                 "a published version cannot be withdrawn"
             )
-            versions.append(label)
-        elif document.sha256 != stored.sha256:
+            changed.append(label)
+            continue
+        if document.sha256 != stored.sha256:
             problems.append(
                 f"version {label}: {document.source} differs from the published text "
                 f"(published SHA-256 {stored.sha256[:12]}..., file {document.sha256[:12]}...); "
                 "restore the file and publish the change as a new version"
             )
-            versions.append(label)
+            changed.append(label)
+        translation_problems = _translations_changed(files, stored, directory)
+        if translation_problems:
+            problems.extend(translation_problems)
+            if label not in changed:
+                changed.append(label)
     if problems:
-        raise PolicyChanged(problems, versions)
+        raise PolicyChanged(problems, changed)
+
+
+def _translations_changed(files: VersionFiles, stored: PolicyVersion, directory: Path
+                          ) -> list[str]:
+    # A customer may have consented under the German notice: it is as fixed as the English one.
+    problems: list[str] = []
+    for translation in stored.translations:
+        document = files.translations.get(translation.language)
+        if document is None:
+            problems.append(
+                f"version {stored.version}: its {translation.language} text (published from "
+                f"{translation.source}) has no file in {directory}; a published translation "
+                "cannot be withdrawn"
+            )
+        elif document.sha256 != translation.sha256:
+            problems.append(
+                f"version {stored.version}: {document.source} differs from the published "
+                f"{translation.language} text (published SHA-256 {translation.sha256[:12]}..., "
+                f"file {document.sha256[:12]}...); restore the file and publish the change "
+                "as a new version"
+            )
+    return problems
 
 
 def _check_new_versions_come_last(
@@ -192,3 +249,34 @@ def _insert_version(
         },
     )
     return version
+
+
+def _insert_translation(
+    version: PolicyVersion, document: PolicyDocument, *, actor: Actor
+) -> PolicyTranslation:
+    # By id, not through the relationship: adding to a published version's
+    # collection would mark the (immutable) version itself as changed.
+    translation = PolicyTranslation(
+        policy_version_id=version.id,
+        language=document.language,
+        text=document.text,
+        sha256=document.sha256,
+        document=document.to_dict(include_body=True),
+        notices={p.slug: {"title": p.title, "notice_hash": p.notice_hash}
+                 for p in document.purposes},
+        source=document.source,
+        published_by=str(actor),
+    )
+    db.session.add(translation)
+    db.session.flush()
+    db.session.expire(version, ["translations"])
+    audit.record(
+        actions.POLICY_TRANSLATION_PUBLISHED,
+        actor=actor,
+        details={
+            "version": document.version,
+            "language": document.language,
+            "sha256": document.sha256,
+        },
+    )
+    return translation

@@ -3,7 +3,7 @@
 - :mod:`consentmgr.policies.publishing` — publish the versions in a directory
   of policy files (all or nothing; published versions never change);
 - :mod:`consentmgr.policies.versions` — the published versions: the one in
-  effect, its neighbours, its purposes, its document;
+  effect, its neighbours, its purposes, its document (in a language);
 - :mod:`consentmgr.policies.changes` — what changed between two versions.
 
 Reading and checking the files themselves is :mod:`consentmgr.policies.loader`.
@@ -25,12 +25,15 @@ from consentmgr.policies.publishing import (
     publish_policies,
 )
 from consentmgr.policies.versions import (
+    ENGLISH,
+    Notice,
     PolicyNotFound,
     VersionInfo,
     VersionStatus,
     current_version,
     describe_version,
     document_of,
+    get_notice,
     get_purpose,
     get_version,
     list_versions,
@@ -42,8 +45,10 @@ from consentmgr.policies.versions import (
 )
 
 __all__ = [
+    "ENGLISH",
     "CategoryChange",
     "DiffHunk",
+    "Notice",
     "PolicyChanged",
     "PolicyInvalid",
     "PolicyNotFound",
@@ -56,6 +61,7 @@ __all__ = [
     "current_version",
     "describe_version",
     "document_of",
+    "get_notice",
     "get_purpose",
     "get_version",
     "list_versions",

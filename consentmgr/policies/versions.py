@@ -3,6 +3,11 @@
 Effective dates are calendar dates; "today" is the UTC date unless a caller
 passes its own (tests freeze it, the pages pass nothing). A published
 version's document is rebuilt from the stored data, never from its file.
+
+A version may be published in several languages: English is the version
+itself, other languages are its translations. Readers ask for a language and
+get the document in it, or the English one when the version has none in
+that language (:attr:`VersionInfo.language` says which they got).
 """
 
 from __future__ import annotations
@@ -16,16 +21,19 @@ import sqlalchemy as sa
 from consentmgr.errors import NotFound
 from consentmgr.extensions import db
 from consentmgr.policies.document import PolicyDocument
-from consentmgr.policies.models import PolicyPurpose, PolicyVersion
+from consentmgr.policies.models import PolicyPurpose, PolicyTranslation, PolicyVersion
 from consentmgr.sql import utcnow
 
 __all__ = [
+    "ENGLISH",
+    "Notice",
     "PolicyNotFound",
     "VersionInfo",
     "VersionStatus",
     "current_version",
     "describe_version",
     "document_of",
+    "get_notice",
     "get_purpose",
     "get_version",
     "list_versions",
@@ -37,6 +45,9 @@ __all__ = [
 ]
 
 VersionStatus = Literal["current", "upcoming", "superseded"]
+
+#: The canonical language of every policy version.
+ENGLISH = "en"
 
 
 class PolicyNotFound(NotFound):
@@ -117,8 +128,10 @@ def status_of(version: PolicyVersion, today: dt.date | None = None) -> VersionSt
 class VersionInfo:
     """A published version with its place in time, as the pages show it.
 
-    ``document`` is the parsed policy (rebuilt from the stored data);
-    ``previous``/``following`` are the neighbouring versions by effective date.
+    ``document`` is the parsed policy (rebuilt from the stored data) in
+    ``document.language``: the ``requested`` language, or English when the
+    version has no document in it; ``previous``/``following`` are the
+    neighbouring versions by effective date.
     """
 
     version: PolicyVersion
@@ -126,6 +139,17 @@ class VersionInfo:
     document: PolicyDocument
     previous: PolicyVersion | None
     following: PolicyVersion | None
+    requested: str = ENGLISH
+
+    @property
+    def language(self) -> str:
+        """The language of :attr:`document`."""
+        return self.document.language
+
+    @property
+    def in_other_language(self) -> bool:
+        """True if the version has no document in the requested language (English is shown)."""
+        return self.language != self.requested
 
     @property
     def effective_until(self) -> dt.date | None:
@@ -135,8 +159,10 @@ class VersionInfo:
         return self.following.effective_date - dt.timedelta(days=1)
 
 
-def describe_version(version: PolicyVersion, today: dt.date | None = None) -> VersionInfo:
-    """``version`` with its status on ``today`` and its neighbours."""
+def describe_version(
+    version: PolicyVersion, today: dt.date | None = None, *, language: str = ENGLISH
+) -> VersionInfo:
+    """``version`` with its status on ``today`` and its neighbours, its document in ``language``."""
     following = db.session.scalar(
         sa.select(PolicyVersion)
         .where(PolicyVersion.effective_date > version.effective_date)
@@ -146,14 +172,17 @@ def describe_version(version: PolicyVersion, today: dt.date | None = None) -> Ve
     return VersionInfo(
         version=version,
         status=status_of(version, today),
-        document=document_of(version),
+        document=document_of(version, language),
         previous=previous_version(version),
         following=following,
+        requested=language,
     )
 
 
-def version_history(today: dt.date | None = None) -> list[VersionInfo]:
-    """Every published version with its status on ``today``, newest first."""
+def version_history(
+    today: dt.date | None = None, *, language: str = ENGLISH
+) -> list[VersionInfo]:
+    """Every published version with its status on ``today``, newest first, in ``language``."""
     versions = list_versions()
     day = _today(today)
     current = next((v for v in reversed(versions) if v.effective_date <= day), None)
@@ -167,9 +196,10 @@ def version_history(today: dt.date | None = None) -> list[VersionInfo]:
             VersionInfo(
                 version=version,
                 status=status,
-                document=document_of(version),
+                document=document_of(version, language),
                 previous=versions[index - 1] if index > 0 else None,
                 following=versions[index + 1] if index + 1 < len(versions) else None,
+                requested=language,
             )
         )
     return list(reversed(history))
@@ -195,9 +225,52 @@ def get_purpose(label: str, slug: str) -> PolicyPurpose:
     return purpose
 
 
-def document_of(version: PolicyVersion) -> PolicyDocument:
+@dataclass(frozen=True)
+class Notice:
+    """A purpose's notice as shown in one language: what a consent event records."""
+
+    purpose: PolicyPurpose
+    language: str
+    notice_hash: str
+    title: str
+
+
+def get_notice(label: str, slug: str, language: str = ENGLISH) -> Notice:
+    """The notice of purpose ``slug`` in version ``label``, in ``language`` (one query).
+
+    A version without a document in ``language`` was shown in English: the
+    English notice is returned. Raises :class:`PolicyNotFound`.
+    """
+    if language == ENGLISH:
+        purpose = get_purpose(label, slug)
+        return Notice(purpose, ENGLISH, purpose.notice_hash, purpose.title)
+    row = db.session.execute(
+        sa.select(PolicyPurpose, PolicyTranslation.notices)
+        .join(PolicyVersion, PolicyPurpose.policy_version_id == PolicyVersion.id)
+        .outerjoin(PolicyTranslation, sa.and_(
+            PolicyTranslation.policy_version_id == PolicyVersion.id,
+            PolicyTranslation.language == language))
+        .where(PolicyVersion.version == label, PolicyPurpose.slug == slug)
+    ).first()
+    if row is None:
+        raise PolicyNotFound("That policy version defines no purpose with that name.")
+    purpose, notices = row
+    shown = (notices or {}).get(slug)
+    if shown is None:
+        return Notice(purpose, ENGLISH, purpose.notice_hash, purpose.title)
+    return Notice(purpose, language, shown["notice_hash"], shown["title"])
+
+
+def document_of(version: PolicyVersion, language: str | None = None) -> PolicyDocument:
     """The parsed document of a published version, rebuilt from the stored data.
 
-    No file is read: the document is the one validated at publication.
+    In ``language`` when the version was published in it, otherwise (and by
+    default) in English. No file is read: the document is the one validated
+    at publication.
     """
+    if language is not None and language != ENGLISH:
+        translation = version.translation(language)
+        if translation is not None:
+            return PolicyDocument.from_dict(translation.document, text=translation.text,
+                                            source=translation.source, language=language)
     return PolicyDocument.from_dict(version.document, text=version.text, source=version.source)

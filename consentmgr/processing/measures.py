@@ -14,7 +14,9 @@ key; this one is built from what the application actually runs with:
 * transport security and rate limits, as configured.
 
 The boundary gathers a :class:`RunningConfiguration` (areas never read the
-Flask app) and passes it in.
+Flask app) and passes it in. Names (``master-keys``, column names) are ids
+and stay as they are; the descriptions are written in the language of the
+page or download being made.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from consentmgr.i18n import _, lazy_gettext, ngettext
 from consentmgr.keys.registry import encrypted_tables
 from consentmgr.staff.models import StaffRole
 from consentmgr.staff.permissions import ROLE_PERMISSIONS
@@ -59,12 +62,12 @@ class Measure:
 
 
 AREA_TITLES = {
-    "encryption": "Encryption at rest",
-    "keys": "Key management",
-    "audit": "Audit trail",
-    "access": "Access control",
-    "transport": "Transport security",
-    "rate-limits": "Rate limits",
+    "encryption": lazy_gettext("Encryption at rest"),
+    "keys": lazy_gettext("Key management"),
+    "audit": lazy_gettext("Audit trail"),
+    "access": lazy_gettext("Access control"),
+    "transport": lazy_gettext("Transport security"),
+    "rate-limits": lazy_gettext("Rate limits"),
 }
 
 
@@ -73,45 +76,51 @@ def _seconds(span: dt.timedelta) -> str:
     return f"{seconds:g} s" if seconds < 120 else f"{seconds / 60:g} min"
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
-
 def encryption_measures() -> list[Measure]:
     """One measure per encrypted column, from the mapped models themselves."""
     found = []
     for table in encrypted_tables():
-        owner = ("the row's own data key" if table.owner_column == "id"
-                 else f"the data key of the row's {table.owner_column.removesuffix('_id')}")
+        owner = (_("the row's own data key") if table.owner_column == "id"
+                 else _("the data key of the row's %(owner)s",
+                        owner=table.owner_column.removesuffix("_id")))
+        detail = _("AES-256-GCM under %(owner)s, a fresh nonce per value; the associated data "
+                   "binds table, column and row id", owner=owner)
         for column in table.columns:
-            found.append(Measure(
-                "encryption", f"{table.name}.{column}",
-                f"AES-256-GCM under {owner}, a fresh nonce per value; the associated data binds "
-                "table, column and row id"))
+            found.append(Measure("encryption", f"{table.name}.{column}", detail))
     return found
 
 
 def key_measures(config: RunningConfiguration) -> list[Measure]:
     """Master keys, blind-index keys, signing keys and where wrapped data keys are kept."""
-    current = config.master_key_ids[0] if config.master_key_ids else "none"
+    current = config.master_key_ids[0] if config.master_key_ids else _("none")
+    audit_keys = ngettext("%(num)d audit checkpoint signing key",
+                          "%(num)d audit checkpoint signing keys",
+                          len(config.audit_signing_key_ids))
+    receipt_keys = ngettext("%(num)d consent receipt signing key",
+                            "%(num)d consent receipt signing keys",
+                            len(config.receipt_signing_key_ids))
     return [
         Measure("keys", "master-keys",
-                f"{_plural(len(config.master_key_ids), 'key-encryption key')} configured outside "
-                f"the database (current: {current}); they wrap one data key per owner"),
+                ngettext("%(num)d key-encryption key configured outside the database (current: "
+                         "%(current)s); it wraps one data key per owner",
+                         "%(num)d key-encryption keys configured outside the database (current: "
+                         "%(current)s); they wrap one data key per owner",
+                         len(config.master_key_ids), current=current)),
         Measure("keys", "key-store",
-                "wrapped data keys in a separate database (CONSENTMGR_KEYS_DATABASE_URL): backups "
-                "of the main data hold no keys" if config.separate_key_database else
-                "wrapped data keys in the main database (no separate key database configured)"),
+                _("wrapped data keys in a separate database (CONSENTMGR_KEYS_DATABASE_URL): "
+                  "backups of the main data hold no keys") if config.separate_key_database else
+                _("wrapped data keys in the main database (no separate key database "
+                  "configured)")),
         Measure("keys", "blind-index-keys",
-                f"{_plural(len(config.blind_index_key_ids), 'blind-index key')}: exact lookups "
-                "by keyed HMAC, never by clear value"),
+                ngettext("%(num)d blind-index key: exact lookups by keyed HMAC, never by clear "
+                         "value",
+                         "%(num)d blind-index keys: exact lookups by keyed HMAC, never by clear "
+                         "value", len(config.blind_index_key_ids))),
         Measure("keys", "signing-keys",
-                f"{_plural(len(config.audit_signing_key_ids), 'audit checkpoint signing key')} "
-                f"and {_plural(len(config.receipt_signing_key_ids), 'consent receipt signing key')}"
-                " (Ed25519)"),
+                _("%(audit)s and %(receipt)s (Ed25519)", audit=audit_keys, receipt=receipt_keys)),
         Measure("keys", "crypto-shredding",
-                "erasure destroys the owner's data key: their values are unreadable, "
-                "in backups too"),
+                _("erasure destroys the owner's data key: their values are unreadable, "
+                  "in backups too")),
     ]
 
 
@@ -119,15 +128,14 @@ def audit_measures(config: RunningConfiguration) -> list[Measure]:
     """The tamper-evident trail of every access."""
     return [
         Measure("audit", "hash-chain",
-                "every view and reveal of a customer record and every change is an audit entry "
-                "in a SHA-256 hash chain, without personal data"),
+                _("every view and reveal of a customer record and every change is an audit "
+                  "entry in a SHA-256 hash chain, without personal data")),
         Measure("audit", "sequencer",
-                f"entries are linked into the chain within {_seconds(config.audit_sequence_delay)}"
-                " of their commit"),
+                _("entries are linked into the chain within %(delay)s of their commit",
+                  delay=_seconds(config.audit_sequence_delay))),
         Measure("audit", "checkpoints",
-                f"the chain head is signed (Ed25519) every "
-                f"{_seconds(config.audit_checkpoint_every)}; verification names the first "
-                "broken entry"),
+                _("the chain head is signed (Ed25519) every %(every)s; verification names the "
+                  "first broken entry", every=_seconds(config.audit_checkpoint_every))),
     ]
 
 
@@ -135,17 +143,19 @@ def access_measures(config: RunningConfiguration) -> list[Measure]:
     """The role matrix, sign-in and session rules."""
     found = [
         Measure("access", f"role-{role.value}",
-                "may: " + (", ".join(sorted(p.value for p in ROLE_PERMISSIONS.get(role, ())))
-                           or "sign in only"))
+                _("may: %(permissions)s", permissions=", ".join(
+                    sorted(p.value for p in ROLE_PERMISSIONS.get(role, ())))) if
+                ROLE_PERMISSIONS.get(role) else _("may: sign in only"))
         for role in StaffRole
     ]
     found += [
         Measure("access", "staff-sign-in",
-                "password (argon2id) and a time-based one-time code (TOTP) for every staff "
-                f"account; sessions end after {config.staff_idle_minutes} idle minutes"),
+                _("password (argon2id) and a time-based one-time code (TOTP) for every staff "
+                  "account; sessions end after %(minutes)s idle minutes",
+                  minutes=config.staff_idle_minutes)),
         Measure("access", "masking",
-                "staff screens show masked values until a reason is given; every reveal is "
-                "audited and shown to the customer"),
+                _("staff screens show masked values until a reason is given; every reveal is "
+                  "audited and shown to the customer")),
     ]
     return found
 
@@ -153,13 +163,14 @@ def access_measures(config: RunningConfiguration) -> list[Measure]:
 def transport_measures(config: RunningConfiguration) -> list[Measure]:
     """TLS and HSTS as the running mode sends them."""
     if config.production:
-        detail = (f"production: served behind a TLS proxy; HSTS sent over TLS ({config.hsts})"
-                  if config.hsts else "production: served behind a TLS proxy")
+        detail = (_("production: served behind a TLS proxy; HSTS sent over TLS (%(hsts)s)",
+                    hsts=config.hsts)
+                  if config.hsts else _("production: served behind a TLS proxy"))
     else:
-        detail = "development mode: no TLS or HSTS from the application (not for real data)"
+        detail = _("development mode: no TLS or HSTS from the application (not for real data)")
     return [Measure("transport", "tls", detail),
             Measure("transport", "content-security-policy",
-                    "strict Content-Security-Policy: no inline script or style")]
+                    _("strict Content-Security-Policy: no inline script or style"))]
 
 
 def rate_limit_measures(config: RunningConfiguration) -> list[Measure]:

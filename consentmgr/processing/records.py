@@ -4,7 +4,9 @@ Built from a published policy version -- controller and DPO, each
 purpose's legal basis, data categories, recipients, transfers and retention
 -- and from the measures in force (:mod:`consentmgr.processing.measures`).
 Versioned with the policy: the record of any published version can be
-produced, with the measures as they are now.
+produced, with the measures as they are now. The words this module adds
+(legal bases, data subjects, CSV headings) are in the language of the page
+or download being made; the JSON's keys stay English (read by programs).
 
 Art. 30(1): (a) controller and DPO, (b) purposes, (c) categories of data
 subjects and of personal data, (d) recipients, (e) transfers to third
@@ -19,24 +21,37 @@ import io
 from dataclasses import dataclass
 from typing import Any
 
+from consentmgr.i18n import lazy_gettext
 from consentmgr.policies.document import PolicyDocument, Purpose
 from consentmgr.processing.measures import AREA_TITLES, Measure
 from consentmgr.text import spreadsheet_cell
 
 #: Whom every purpose of the shipped policies concerns. The policy files name
 #: no other group (Art. 30(1)(c)); a purpose about others would add a field.
-DATA_SUBJECTS = "Customers (people with an account, an order or a newsletter subscription)"
+DATA_SUBJECTS = lazy_gettext(
+    "Customers (people with an account, an order or a newsletter subscription)")
 
 LEGAL_BASIS_TEXT = {
-    "consent": "Consent (GDPR Art. 6(1)(a))",
-    "contract": "Performance of a contract (GDPR Art. 6(1)(b))",
-    "legal-obligation": "Legal obligation (GDPR Art. 6(1)(c))",
-    "legitimate-interest": "Legitimate interests (GDPR Art. 6(1)(f))",
+    "consent": lazy_gettext("Consent (GDPR Art. 6(1)(a))"),
+    "contract": lazy_gettext("Performance of a contract (GDPR Art. 6(1)(b))"),
+    "legal-obligation": lazy_gettext("Legal obligation (GDPR Art. 6(1)(c))"),
+    "legitimate-interest": lazy_gettext("Legitimate interests (GDPR Art. 6(1)(f))"),
 }
 
 CSV_COLUMNS = ("policy_version", "controller", "dpo", "purpose", "title", "description",
                "legal_basis", "legitimate_interest", "data_subjects", "data_categories",
                "recipients", "transfers", "retention", "measures")
+# The CSV's heading row: the column keys in English, translated for a download in German.
+CSV_HEADINGS = {
+    "policy_version": lazy_gettext("policy_version"), "controller": lazy_gettext("controller"),
+    "dpo": lazy_gettext("dpo"), "purpose": lazy_gettext("purpose"), "title": lazy_gettext("title"),
+    "description": lazy_gettext("description"), "legal_basis": lazy_gettext("legal_basis"),
+    "legitimate_interest": lazy_gettext("legitimate_interest"),
+    "data_subjects": lazy_gettext("data_subjects"),
+    "data_categories": lazy_gettext("data_categories"), "recipients": lazy_gettext("recipients"),
+    "transfers": lazy_gettext("transfers"), "retention": lazy_gettext("retention"),
+    "measures": lazy_gettext("measures"),
+}
 
 
 @dataclass(frozen=True)
@@ -112,9 +127,9 @@ def build_record(document: PolicyDocument, measures: list[Measure]) -> Processin
                 slug, category.title if category else slug,
                 category.retention if category else purpose.retention))
         activities.append(ProcessingActivity(
-            purpose=purpose, legal_basis=LEGAL_BASIS_TEXT.get(purpose.legal_basis,
-                                                              purpose.legal_basis),
-            data_subjects=DATA_SUBJECTS, categories=tuple(categories)))
+            purpose=purpose, legal_basis=str(LEGAL_BASIS_TEXT.get(purpose.legal_basis,
+                                                                  purpose.legal_basis)),
+            data_subjects=str(DATA_SUBJECTS), categories=tuple(categories)))
     return ProcessingRecord(document=document, activities=tuple(activities),
                             measures=tuple(measures))
 
@@ -123,7 +138,7 @@ def record_csv(record: ProcessingRecord) -> str:
     """One row per purpose; lists joined with "; "; the measures named in every row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([str(CSV_HEADINGS[c]) for c in CSV_COLUMNS])
     d = record.document
     measures = "; ".join(f"{m.name}: {m.detail}" for m in record.measures)
     for activity in record.activities:

@@ -30,6 +30,9 @@ from consentmgr.customers.services import (
     get_customer,
 )
 from consentmgr.extensions import db
+from consentmgr.i18n import _, current_language, long_date
+from consentmgr.policies.document import PolicyDocument
+from consentmgr.policies.services import PolicyNotFound, current_version, document_of
 from consentmgr.requests import notices
 from consentmgr.requests.errors import WrongRequestState
 from consentmgr.requests.holds import active_holds
@@ -77,8 +80,10 @@ def complete_erasure(req: DataSubjectRequest, *, actor: Actor,
     plan = retention_plan(customer, now=now)
     close(req, RequestStatus.COMPLETED, actor=actor, now=now,
           outcome="partly-erased" if plan.keeps_anything else "erased")
-    # Composed now, while the address can still be read.
-    (notice or notices.completion)(customer, req, _kept_lines(plan))
+    # Composed now, while the address can still be read, in the customer's language.
+    with notices.writing_to(customer):
+        kept = _kept_lines(plan)
+    (notice or notices.completion)(customer, req, kept)
     _forget_traces(customer)
     if plan.keeps_anything:
         erase_customer_except(customer, plan.kept_ids, actor=actor,
@@ -92,11 +97,26 @@ def complete_erasure(req: DataSubjectRequest, *, actor: Actor,
 def _kept_lines(plan: RetentionPlan) -> list[str]:
     if not plan.keeps_anything:
         return []
-    lines = ["", "What we keep, because the law requires it (GDPR Art. 17(3)(b)), and for how long:"]
-    lines += [f"- {c.title}: {' '.join(c.retention.split())}" for c in plan.categories]
-    lines += ["We use it for nothing else, and erase it when that period ends "
-              f"(at the latest on {plan.retained_until:%d %B %Y})."]
+    lines = ["", _("What we keep, because the law requires it (GDPR Art. 17(3)(b)), and for how "
+                   "long:")]
+    shown = _policy_in_language()
+    for category in plan.categories:
+        # The category as the policy's text in the language written calls it, if there is one.
+        worded = shown.data_category(category.slug) if shown is not None else None
+        title, retention = (worded.title, worded.retention) if worded is not None \
+            else (category.title, category.retention)
+        lines.append(f"- {title}: {' '.join(retention.split())}")
+    lines += [_("We use it for nothing else, and erase it when that period ends (at the latest "
+                "on %(day)s).", day=long_date(plan.retained_until))]
     return lines
+
+
+def _policy_in_language() -> PolicyDocument | None:
+    try:
+        document = document_of(current_version(), current_language())
+    except PolicyNotFound:
+        return None
+    return document if document.language == current_language() else None
 
 
 _ERASED = "consentmgr.erased"  # Session.info flag: this unit of work erased someone

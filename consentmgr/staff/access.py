@@ -34,6 +34,7 @@ from consentmgr.customers.services import (
     get_customer,
 )
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
+from consentmgr.i18n import gettext, lazy_gettext, ngettext
 from consentmgr.staff import masking
 from consentmgr.staff.models import StaffRole
 
@@ -53,11 +54,13 @@ class RevealReason(enum.StrEnum):
 
 
 REASON_LABELS = {
-    RevealReason.SUPPORT_TICKET: "Customer-initiated support (ticket reference required)",
-    RevealReason.CUSTOMER_REQUEST: "The customer asked for it (e.g. on the phone)",
-    RevealReason.LEGAL_OBLIGATION: "Legal obligation",
-    RevealReason.FRAUD_INVESTIGATION: "Fraud investigation",
-    RevealReason.DATA_SUBJECT_REQUEST: "Data-subject request (access, rectification, erasure, ...)",
+    RevealReason.SUPPORT_TICKET: lazy_gettext(
+        "Customer-initiated support (ticket reference required)"),
+    RevealReason.CUSTOMER_REQUEST: lazy_gettext("The customer asked for it (e.g. on the phone)"),
+    RevealReason.LEGAL_OBLIGATION: lazy_gettext("Legal obligation"),
+    RevealReason.FRAUD_INVESTIGATION: lazy_gettext("Fraud investigation"),
+    RevealReason.DATA_SUBJECT_REQUEST: lazy_gettext(
+        "Data-subject request (access, rectification, erasure, ...)"),
 }
 
 
@@ -91,16 +94,18 @@ class FieldSpec:
 
 
 FIELDS: dict[str, FieldSpec] = {spec.name: spec for spec in (
-    FieldSpec("email", "Email address", lambda c: c.email, masking.mask_email),
-    FieldSpec("name", "Name", lambda c: c.name, masking.mask_name),
-    FieldSpec("phone", "Phone number", lambda c: c.phone, masking.mask_phone),
-    FieldSpec("postal_address", "Postal address", lambda c: c.postal_address,
+    FieldSpec("email", lazy_gettext("Email address"), lambda c: c.email, masking.mask_email),
+    FieldSpec("name", lazy_gettext("Name"), lambda c: c.name, masking.mask_name),
+    FieldSpec("phone", lazy_gettext("Phone number"), lambda c: c.phone, masking.mask_phone),
+    FieldSpec("postal_address", lazy_gettext("Postal address"), lambda c: c.postal_address,
               masking.mask_postal_address),
-    FieldSpec("date_of_birth", "Date of birth", lambda c: c.date_of_birth,
+    FieldSpec("date_of_birth", lazy_gettext("Date of birth"), lambda c: c.date_of_birth,
               masking.mask_date_of_birth),
-    FieldSpec("preferences", "Preferences", lambda c: c.preferences, masking.mask_preferences),
-    FieldSpec("history", "Interaction summaries", _history,
-              lambda count: f"{count} hidden" if count else masking.NOT_RECORDED,
+    FieldSpec("preferences", lazy_gettext("Preferences"), lambda c: c.preferences,
+              masking.mask_preferences),
+    FieldSpec("history", lazy_gettext("Interaction summaries"), _history,
+              lambda count: (ngettext("%(num)d hidden", "%(num)d hidden", count) if count
+                             else masking.NOT_RECORDED),
               peek=lambda c: len(c.history)),
 )}
 
@@ -128,7 +133,7 @@ class UnknownField(NotFound):
     """Not a field staff can reveal."""
 
     def __init__(self) -> None:
-        super().__init__("There is no such field on a customer record.")
+        super().__init__(gettext("There is no such field on a customer record."))
 
 
 class RevealRefused(ValidationFailed):
@@ -146,15 +151,15 @@ class RevealRestricted(Conflict):
     keeps_record = True
 
     def __init__(self) -> None:
-        super().__init__("Processing of this customer's data is restricted (GDPR Art. 18): "
-                         "only the data protection officer can reveal its values.")
+        super().__init__(gettext("Processing of this customer's data is restricted (GDPR Art. "
+                                 "18): only the data protection officer can reveal its values."))
 
 
 class NothingToReveal(Conflict):
     """The field holds no value."""
 
     def __init__(self) -> None:
-        super().__init__("Nothing is recorded in this field.")
+        super().__init__(gettext("Nothing is recorded in this field."))
 
 
 def _audit_context(client_address: str | None, request_id: str | None) -> dict[str, Any]:
@@ -184,7 +189,7 @@ def find_customer(query: str, *, actor: Actor, client_address: str | None = None
         by, found = "email", find_by_email(term)
     else:
         raise ValidationFailed({"query": [
-            "Enter the customer's exact email address or their customer id."]})
+            gettext("Enter the customer's exact email address or their customer id.")]})
     audit.record(actions.CUSTOMER_SEARCH, actor=actor, details={"by": by, "found": found is not None},
                  **_audit_context(client_address, request_id))
     return found
@@ -263,26 +268,30 @@ def _reason_problems(customer: Customer, reason_code: str | None, justification:
         reason = RevealReason(reason_code or "")
     except ValueError:
         reason = None
-        errors["reason_code"] = ["Choose why you need to see this value."]
+        errors["reason_code"] = [gettext("Choose why you need to see this value.")]
     if reason == RevealReason.SUPPORT_TICKET and not ticket:
-        errors["ticket_reference"] = ["Enter the support ticket's reference."]
+        errors["ticket_reference"] = [gettext("Enter the support ticket's reference.")]
     elif ticket and (len(ticket) > MAX_TICKET or not _TICKET.match(ticket)):
         errors["ticket_reference"] = [
-            f"A ticket reference is up to {MAX_TICKET} letters, digits, spaces and . _ # : / -."]
+            gettext("A ticket reference is up to %(max)s letters, digits, spaces and . _ # : / -.",
+                    max=MAX_TICKET)]
     if not justification:
-        errors["justification"] = ["Say why you need to see this value."]
+        errors["justification"] = [gettext("Say why you need to see this value.")]
     elif len(justification) < MIN_JUSTIFICATION:
-        errors["justification"] = [f"Say a little more (at least {MIN_JUSTIFICATION} characters)."]
+        errors["justification"] = [gettext("Say a little more (at least %(min)s characters).",
+                                           min=MIN_JUSTIFICATION)]
     elif len(justification) > MAX_JUSTIFICATION:
-        errors["justification"] = [f"Keep it to {MAX_JUSTIFICATION} characters or fewer."]
+        errors["justification"] = [gettext("Keep it to %(max)s characters or fewer.",
+                                           max=MAX_JUSTIFICATION)]
     elif not all(c.isprintable() or c == "\n" for c in justification):
-        errors["justification"] = ["The justification contains characters that cannot be stored."]
+        errors["justification"] = [
+            gettext("The justification contains characters that cannot be stored.")]
     elif "@" in justification or _mentions_customer(customer, justification):
         # The audit trail must hold no personal data (it is kept for years
         # and shown to the DPO): the record is already named by its id.
         errors["justification"] = [
-            "Leave the customer's details out of the justification; the record is already "
-            "identified."]
+            gettext("Leave the customer's details out of the justification; the record is "
+                    "already identified.")]
     return errors
 
 
@@ -329,7 +338,7 @@ def reveal_field(
                      subject_id=customer.id, fields=[field],
                      reason_code=None if "reason_code" in problems else reason_code,
                      details={"refused_for": " ".join(sorted(problems))}, **context)
-        raise RevealRefused(problems, "A reason is needed before the value can be shown.")
+        raise RevealRefused(problems, gettext("A reason is needed before the value can be shown."))
     value = spec.read(customer)
     if not value:
         raise NothingToReveal()

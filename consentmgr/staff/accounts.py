@@ -24,6 +24,7 @@ from consentmgr.audit import services as audit
 from consentmgr.crypto import BlindIndexer, normalise_email
 from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.i18n import gettext
 from consentmgr.runtime import of_session
 from consentmgr.sql import get_or_raise, utcnow
 from consentmgr.staff.models import PasswordToken, StaffRole, StaffUser
@@ -45,10 +46,10 @@ class PasswordLinkInvalid(NotFound):
     """The password-setting link is unknown, used or expired."""
 
     def __init__(self) -> None:
-        super().__init__(
+        super().__init__(gettext(
             "This password link has expired or has already been used. "
             "Ask an administrator for a new one."
-        )
+        ))
 
 
 class StaffNotFound(NotFound):
@@ -62,9 +63,9 @@ class LastAdministrator(Conflict):
     """The change would leave no active administrator to manage accounts."""
 
     def __init__(self) -> None:
-        super().__init__(
+        super().__init__(gettext(
             "This is the last active administrator: make someone else an administrator first."
-        )
+        ))
 
 
 def staff_actor(user: StaffUser) -> Actor:
@@ -87,7 +88,7 @@ def _role(role: StaffRole | str, errors: dict[str, list[str]]) -> StaffRole | No
         return StaffRole(role)
     except ValueError:
         errors.setdefault("role", []).append(
-            f"Choose a role: {', '.join(r.value for r in StaffRole)}.")
+            gettext("Choose a role: %(roles)s.", roles=", ".join(r.value for r in StaffRole)))
         return None
 
 
@@ -136,14 +137,15 @@ def create_staff(email: str, display_name: str, role: StaffRole | str, *,
     errors: dict[str, list[str]] = {}
     email = email.strip() if isinstance(email, str) else ""
     if not _EMAIL.match(email) or len(email) > MAX_EMAIL:
-        errors["email"] = ["Enter an email address such as name@example.com."]
+        errors["email"] = [gettext("Enter an email address such as name@example.com.")]
     elif find_staff_by_email(email) is not None:
-        errors["email"] = ["A staff account with this email address already exists."]
+        errors["email"] = [gettext("A staff account with this email address already exists.")]
     name = display_name.strip() if isinstance(display_name, str) else ""
     if not name:
-        errors["display_name"] = ["Enter the name colleagues and customers will see."]
+        errors["display_name"] = [gettext("Enter the name colleagues and customers will see.")]
     elif len(name) > MAX_DISPLAY_NAME or not name.isprintable():
-        errors["display_name"] = [f"Use at most {MAX_DISPLAY_NAME} printable characters."]
+        errors["display_name"] = [gettext("Use at most %(max)s printable characters.",
+                                                 max=MAX_DISPLAY_NAME)]
     chosen = _role(role, errors)
     if errors:
         raise ValidationFailed(errors)
@@ -199,13 +201,14 @@ def check_password_link(token: str) -> StaffUser:
 
 def _password_errors(password: object, user: StaffUser) -> list[str]:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-        return [f"Use at least {MIN_PASSWORD} characters; a few unrelated words work well."]
+        return [gettext("Use at least %(min)s characters; a few unrelated words work well.",
+                        min=MIN_PASSWORD)]
     if len(password) > MAX_PASSWORD:
-        return [f"Use at most {MAX_PASSWORD} characters."]
+        return [gettext("Use at most %(max)s characters.", max=MAX_PASSWORD)]
     if len(set(password)) < 4:
-        return ["Use a password with more variety than that."]
+        return [gettext("Use a password with more variety than that.")]
     if normalise_email(password) == (user.email or "") or password.lower() in (user.email or ""):
-        return ["Do not use your email address as your password."]
+        return [gettext("Do not use your email address as your password.")]
     return []
 
 

@@ -12,6 +12,8 @@ import datetime as dt
 import re
 from typing import Any, Mapping
 
+from consentmgr.i18n import ngettext
+
 DOT = "•"
 HIDDEN = DOT * 3
 NOT_RECORDED = "—"
@@ -89,8 +91,8 @@ def mask_preferences(preferences: Mapping[str, Any] | None) -> str:
         return NOT_RECORDED
     channels = len(preferences.get("channels") or [])
     topics = len(preferences.get("topics") or [])
-    return (f"{channels} channel{'' if channels == 1 else 's'}, "
-            f"{topics} topic{'' if topics == 1 else 's'}")
+    return ngettext("%(num)d channel", "%(num)d channels", channels) + ", " \
+        + ngettext("%(num)d topic", "%(num)d topics", topics)
 
 
 def mask_text(text: str | None) -> str:

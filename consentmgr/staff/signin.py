@@ -27,6 +27,7 @@ from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from consentmgr.errors import Conflict, DomainError
 from consentmgr.extensions import db
+from consentmgr.i18n import gettext
 from consentmgr.sql import utcnow
 from consentmgr.staff import accounts
 from consentmgr.staff.accounts import MAX_PASSWORD, find_staff_by_email, staff_actor
@@ -47,7 +48,8 @@ class SignInFailed(DomainError):
     keeps_record = True  # the staff.sign-in-failed entry
 
     def __init__(self) -> None:
-        super().__init__("That email address and password do not match an active staff account.")
+        super().__init__(
+            gettext("That email address and password do not match an active staff account."))
 
 
 class InvalidCode(DomainError):
@@ -58,9 +60,9 @@ class InvalidCode(DomainError):
     keeps_record = True  # the staff.sign-in-failed entry
 
     def __init__(self) -> None:
-        super().__init__(
+        super().__init__(gettext(
             "That code is not right. Enter the 6-digit code your authenticator app shows now."
-        )
+        ))
 
 
 @dataclass(frozen=True)

@@ -6,26 +6,56 @@ import logging
 import math
 import time
 from http import HTTPStatus
+from typing import Any
 
-from flask import Flask, current_app, render_template
+from flask import Flask, current_app, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from consentmgr.extensions import limiter
+from consentmgr.i18n import (
+    LANGUAGE_NAMES,
+    LANGUAGES,
+    _,
+    current_language,
+    in_language,
+    lazy_gettext,
+    supported,
+)
 from consentmgr.web.api.errors import handle_api_exception, is_api_request
+from consentmgr.web.language import COOKIE as LANGUAGE_COOKIE
 from consentmgr.web.outage import is_database_outage, log_outage, mark_unavailable, retry_after
 
 log = logging.getLogger(__name__)
 
+# Built before any request: lazy, so each page shows them in its own language.
 _MESSAGES = {
-    400: "The request could not be understood. Please go back and try again.",
-    403: "You do not have permission to see this page.",
-    404: "We could not find that page. The address may be mistyped, or the page may have moved.",
-    405: "This page does not accept that kind of request.",
-    413: "What you sent is too large for this form. Please go back and send less.",
-    429: "Too many attempts. Please wait a moment and try again.",
-    500: "Something went wrong on our side. It has been logged; please try again later.",
-    503: "This service is unavailable for a moment, and nothing you sent was saved. "
-         "Please try again in a minute.",
+    400: lazy_gettext("The request could not be understood. Please go back and try again."),
+    403: lazy_gettext("You do not have permission to see this page."),
+    404: lazy_gettext("We could not find that page. The address may be mistyped, or the page may "
+                      "have moved."),
+    405: lazy_gettext("This page does not accept that kind of request."),
+    413: lazy_gettext("What you sent is too large for this form. Please go back and send less."),
+    429: lazy_gettext("Too many attempts. Please wait a moment and try again."),
+    500: lazy_gettext("Something went wrong on our side. It has been logged; please try again "
+                      "later."),
+    503: lazy_gettext("This service is unavailable for a moment, and nothing you sent was saved. "
+                      "Please try again in a minute."),
+}
+# The statuses a page can answer with, worded as HTTP names them (RFC 9110 §15).
+_TITLES = {
+    400: lazy_gettext("Bad Request"),
+    401: lazy_gettext("Unauthorized"),
+    403: lazy_gettext("Forbidden"),
+    404: lazy_gettext("Not Found"),
+    405: lazy_gettext("Method Not Allowed"),
+    409: lazy_gettext("Conflict"),
+    410: lazy_gettext("Gone"),
+    413: lazy_gettext("Request Entity Too Large"),
+    415: lazy_gettext("Unsupported Media Type"),
+    422: lazy_gettext("Unprocessable Entity"),
+    429: lazy_gettext("Too Many Requests"),
+    500: lazy_gettext("Internal Server Error"),
+    503: lazy_gettext("Service Unavailable"),
 }
 
 
@@ -35,10 +65,24 @@ def render_error(status: int, title: str | None = None, message: str | None = No
         render_template(
             "error.html",
             title=title or _title(status),
-            message=message or _MESSAGES.get(status, "The request failed."),
+            message=message or _MESSAGES.get(status, _("The request failed.")),
+            **_page_language(),
         ),
         status,
     )
+
+
+def _page_language() -> dict[str, Any]:
+    """The page's language and a switcher that does not repeat the address asked for.
+
+    The usual switcher returns to the page's own address; an error page must not
+    echo it (a mistyped address, an unsubscribe token): it returns to the start page.
+    """
+    return {
+        "page_lang": current_language(),
+        "language_choices": [(code, LANGUAGE_NAMES[code], url_for("language.choose", code=code))
+                             for code in LANGUAGES],
+    }
 
 
 def render_outage(exc: BaseException):
@@ -47,12 +91,24 @@ def render_outage(exc: BaseException):
     Rendered without the blueprints' context processors, which read the
     database (the portal's policy version), and without flashed messages,
     which read the session (kept in the database): that is what just failed.
+    The page still speaks the reader's language and offers the switcher.
     """
     log_outage(exc)
     mark_unavailable()
-    page = current_app.jinja_env.get_template("error.html").render(
-        title=_title(503), message=_MESSAGES[503], get_flashed_messages=lambda **_: [])
+    with in_language(_language_in_outage()):
+        page = current_app.jinja_env.get_template("error.html").render(
+            title=_title(503), message=_MESSAGES[503], get_flashed_messages=lambda **_: [],
+            **_page_language())
     return page, 503, {"Retry-After": retry_after()}
+
+
+def _language_in_outage() -> str | None:
+    """The page's language, even when the customer's stated one cannot be read any more."""
+    try:
+        return current_language()
+    except Exception:  # noqa: BLE001 -- their record is in the database that just failed
+        return supported(request.cookies.get(LANGUAGE_COOKIE)) or \
+            request.accept_languages.best_match(LANGUAGES)
 
 
 def rate_limit_retry_after() -> str:
@@ -71,10 +127,12 @@ def rate_limit_retry_after() -> str:
 
 
 def _title(status: int) -> str:
+    if status in _TITLES:
+        return str(_TITLES[status])
     try:
         return HTTPStatus(status).phrase
     except ValueError:
-        return "Error"
+        return _("Error")
 
 
 def register_error_pages(app: Flask) -> None:

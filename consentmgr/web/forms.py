@@ -17,10 +17,11 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
+from consentmgr.i18n import lazy_gettext
 from consentmgr.text import is_storable
 
-UNSTORABLE_TEXT = ("This contains an invisible control character that we cannot store. "
-                   "Please type it again.")
+UNSTORABLE_TEXT = lazy_gettext("This contains an invisible control character that we cannot "
+                               "store. Please type it again.")
 
 
 class StorableTextForm(FlaskForm):

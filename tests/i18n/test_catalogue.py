@@ -88,11 +88,17 @@ def test_translations_keep_every_placeholder():
     assert wrong == []
 
 
+def _plain(value):
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
 def test_the_compiled_catalogue_matches_the_source():
     assert COMPILED.exists(), "run `make` (or pybabel compile -d consentmgr/translations)"
     with COMPILED.open("rb") as handle:
-        compiled = {entry.id: entry.string for entry in read_mo(handle) if entry.id}
-    source = {entry.id: entry.string for entry in _catalogue() if entry.id and not entry.fuzzy}
+        # read_mo gives a plural's id and strings as lists, read_po as tuples.
+        compiled = {_plain(entry.id): _plain(entry.string) for entry in read_mo(handle) if entry.id}
+    source = {_plain(entry.id): _plain(entry.string) for entry in _catalogue()
+              if entry.id and not entry.fuzzy}
     assert compiled == source, "the .mo is stale: run `make translations`"
 
 

@@ -34,8 +34,8 @@ def test_the_switcher_is_remembered_over_the_browser_language(client):
 
 
 def test_the_switcher_links_back_to_the_page_it_is_on(client):
-    page = client.get("/privacy", headers={"Accept-Language": "en"})
-    assert 'href="/language/de?next=/privacy"' in page.text
+    page = client.get("/privacy/versions", headers={"Accept-Language": "en"})
+    assert 'href="/language/de?next=/privacy/versions"' in page.text
     assert 'lang="de" hreflang="de"' in page.text
 
 

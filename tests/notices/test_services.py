@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import uuid
 
+from email.header import decode_header, make_header
+
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
 
 from consentmgr import create_app
 from consentmgr.audit import actions
@@ -198,11 +202,18 @@ def test_the_notice_says_what_changes_from_when_with_the_comparison_link(people,
     assert not any(name.lower().startswith("list-unsubscribe") for name in letter.headers)
 
 
-def test_the_language_of_the_notice_falls_back_to_english():
-    content = notices.NoticeContent("v2", "Summary.", CHANGE_DAY, (), "https://x/c", "https://x/")
+def test_the_notice_is_written_in_german_for_german_and_in_english_for_any_other_language(ctx):
+    content = notices.NoticeContent("v2", "Summary.", dt.date(2027, 3, 1), (), "https://x/c",
+                                    "https://x/")
 
-    assert notices.notice_message("de", content) == notices.notice_message("en", content)
-    assert notices.notice_message(None, content)[0].startswith("Our privacy policy changes")
+    subject, body = notices.notice_message("de", content)
+    assert subject == "Unsere Datenschutzerklärung ändert sich am 1. März 2027"
+    assert "unsere Datenschutzerklärung ändert sich am 1. März 2027 (Fassung v2)." in body
+    assert set(notices.WRITERS) == {"en", "de"}
+    english = notices.notice_message("en", content)
+    assert english[0] == "Our privacy policy changes on 1 March 2027"
+    assert notices.notice_message("fr", content) == english
+    assert notices.notice_message(None, content) == english
 
 
 # ------------------------------------------------------------------ batches, resume, once
@@ -281,6 +292,63 @@ def test_the_worker_mails_each_affected_customer_once_at_a_real_smtp_server(
     assert message["Subject"].startswith("Our privacy policy changes on")
     assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
     assert "/privacy/compare?from=v1&to=v2" in message.get_payload(decode=True).decode()
+
+
+def _subject(message) -> str:
+    return str(make_header(decode_header(message["Subject"])))
+
+
+def _german_v2() -> dict:
+    """The German text of v2: the same facts, German words."""
+    data = copy.deepcopy(_v2(**MATERIAL))
+    data["summary"] = "Wir geben Newsletter-Daten jetzt auch an einen zweiten Versanddienst weiter."
+    titles = {"account": "Ihr Kundenkonto", "marketing-email": "Unser Newsletter",
+              "analytics": "Analyse"}
+    for purpose in data["purposes"]:
+        purpose["title"] = titles[purpose["slug"]]
+    return data
+
+
+def test_each_customer_gets_the_notice_in_their_own_language_at_a_real_smtp_server(
+        app, db, v1, create_customer, publish_v2, smtp_server, mail_to, monkeypatch):
+    controller, inbox = smtp_server
+    mail_to(controller.port)
+    monkeypatch.setitem(app.config, "POLICY_NOTICE_RATE", FAST)
+    write_policy(v1, _german_v2(), name="v2.de.md")  # v2 is published in German too
+    readers = {language: create_customer(preferences={"language": language})
+               for language in ("de", "en", "fr")}
+    for customer in readers.values():
+        consent.grant_consent(customer, "marketing-email", actor=TEST_ACTOR, channel="api")
+    db.session.commit()
+    publish_v2()
+
+    deliver_mail(app)
+    deliver_mail(app, clock=lambda: utcnow() + dt.timedelta(hours=2))
+
+    [german] = inbox.to(readers["de"].email)
+    [english] = inbox.to(readers["en"].email)
+    [french] = inbox.to(readers["fr"].email)  # a language we do not write in: English
+    german_day = format_date(CHANGE_DAY, "d. MMMM yyyy", locale="de")
+    assert _subject(german) == f"Unsere Datenschutzerklärung ändert sich am {german_day}"
+    assert german["Content-Language"] == "de"
+    body = german.get_payload(decode=True).decode().replace("\r\n", "\n")
+    assert body.startswith("Sehr geehrte Kundin, sehr geehrter Kunde,\n")
+    # The summary and the purpose's title as the German text of v2 words them.
+    assert "Wir geben Newsletter-Daten jetzt auch an einen zweiten Versanddienst weiter." in body
+    assert "- „Unser Newsletter“: Änderungen bei den Empfängern der Daten." in body
+    assert "Ihre Einwilligung gilt nur für die bisherige Fassung" in body
+    assert "/privacy/compare?from=v1&to=v2" in body
+    assert "Dear customer" not in body and "privacy policy" not in body
+    english_day = f"{CHANGE_DAY.day} {CHANGE_DAY:%B %Y}"
+    for message in (english, french):
+        assert _subject(message) == f"Our privacy policy changes on {english_day}"
+        assert message["Content-Language"] == "en"
+        text = message.get_payload(decode=True).decode()
+        assert "We now share newsletter data with a second mailer." in text
+        assert "- “Newsletter”: changes to who receives the data." in text
+        assert "/privacy/compare?from=v1&to=v2" in text and "Datenschutz" not in text
+    for message in (german, english, french):
+        assert message["List-Unsubscribe"] is None  # a legal notice, not marketing
 
 
 def test_the_notice_job_is_registered_with_the_worker(app):

@@ -248,6 +248,24 @@ def describe(spec: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {"groups": groups, "schemas": schemas, "schema_names": {s.name for s in schemas}}
 
 
+def _samples(base_url: str) -> dict[str, str]:
+    """The page's commands and wire examples: code, the same in every language of the page."""
+    return {
+        "create_key": "flask --app wsgi api-clients create --name shop "
+                      "--scopes consent:read,customers:write",
+        "first_call": "export CONSENTMGR_API_KEY=cmk_...\n"
+                      'curl -sS -H "Authorization: Bearer $CONSENTMGR_API_KEY" \\\n'
+                      f'  "{base_url}/api/v1/customers/$CUSTOMER_ID/consents/marketing-email"',
+        "revoke_key": "flask --app wsgi api-clients revoke <id>",
+        "problem": "HTTP/1.1 422 UNPROCESSABLE ENTITY\n"
+                   "Content-Type: application/problem+json\n\n"
+                   f'{{"type": "{base_url}/api/#problem-invalid-input", "title": "Invalid input", '
+                   '"status": 422,\n'
+                   ' "detail": "Please correct: email", "errors": {"email": ["Not a valid email '
+                   'address."]}}',
+    }
+
+
 @page_bp.get("/")
 def index() -> str:
     """The API page."""
@@ -257,4 +275,5 @@ def index() -> str:
     return render_template(
         "api/index.html", spec=spec, doc=describe(spec, base_url), base_url=base_url,
         problems=list(PROBLEM_TYPES.values()), scopes=SCOPES,
+        samples=_samples(base_url),
     )

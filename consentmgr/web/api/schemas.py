@@ -18,6 +18,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from consentmgr.apiclients.services import MAX_EXTERNAL_REF
 from consentmgr.customers.models import CustomerStatus
 from consentmgr.crypto import normalise_email
+from consentmgr.i18n import LANGUAGES
 from consentmgr.customers.schemas import (
     CustomerDetailsSchema,
     HistoryEntrySchema,
@@ -396,6 +397,10 @@ class ConsentRecordInputSchema(StrictSchema):
                        "(default: the one in effect)."})
     notice_hash = fields.String(validate=validate.Regexp(r"^[0-9a-f]{64}$"), metadata={
         "description": "The notice_hash of the purpose as shown; checked against the policy."})
+    language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "The language the notice was shown in: en (default) or de. "
+                       "A version without a text in that language was shown, and is "
+                       "recorded, in English."})
     collected_at = fields.AwareDateTime(default_timezone=dt.timezone.utc, metadata={
         "description": "When the customer made the choice (default: now). Not in the future."})
     evidence = fields.Nested(EvidenceInputSchema, load_default=dict)
@@ -417,6 +422,8 @@ class ConsentEventSchema(Schema):
     channel = fields.String(required=True)
     policy_version = fields.String(required=True)
     notice_hash = fields.String(required=True)
+    language = fields.String(required=True, metadata={
+        "description": "The language of the notice recorded (en, de)."})
     recorded_at = fields.AwareDateTime(required=True)
     collected_at = fields.AwareDateTime(allow_none=True, required=True)
     cursor = fields.Integer(required=True, allow_none=True, metadata={

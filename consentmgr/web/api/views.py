@@ -229,12 +229,13 @@ class CustomerConsents(MethodView):
             actor=current_client().actor, channel=data["channel"],
             evidence=consent.Evidence(gpc=evidence.get("gpc", False), note=evidence.get("note")),
             policy_version=data.get("policy_version"), notice_hash=data.get("notice_hash"),
-            collected_at=data.get("collected_at"),
+            collected_at=data.get("collected_at"), language=data["language"],
         )
         return {"event_id": event.id, "customer_id": customer.id, "purpose": event.purpose,
                 "action": event.action.value, "status": event.status.value,
                 "channel": event.channel.value, "policy_version": event.policy_version,
-                "notice_hash": event.notice_hash, "recorded_at": event.occurred_at,
+                "notice_hash": event.notice_hash, "language": event.language,
+                "recorded_at": event.occurred_at,
                 "collected_at": event.collected_at, "cursor": event.feed_cursor}
 
 

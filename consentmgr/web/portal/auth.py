@@ -21,6 +21,7 @@ from consentmgr.consent.services import Evidence, NoPolicyPublished, gpc_honoure
 from consentmgr.customers.models import Customer, CustomerStatus
 from consentmgr.customers.services import CustomerNotFound, get_customer
 from consentmgr.customers.signin import portal_actor
+from consentmgr.i18n import _, ngettext
 from consentmgr.sessions import services as sessions
 from consentmgr.sessions.services import EndReason, SessionKind
 from consentmgr.unit_of_work import unit_of_work
@@ -69,13 +70,17 @@ def load_signed_in_customer() -> Any:
     ended = getattr(session, "ended", None)
     if ended is not None and ended.customer_id is not None:
         if ended.reason == EndReason.IDLE:
-            flash(f"You were signed out because you did nothing for {idle_minutes()} minutes. "
-                  "Please sign in again.", "info")
+            flash(ngettext("You were signed out because you did nothing for %(num)d minute. "
+                           "Please sign in again.",
+                           "You were signed out because you did nothing for %(num)d minutes. "
+                           "Please sign in again.", idle_minutes()), "info")
         else:
             hours = int(session_policy(current_app, SessionKind.PORTAL).lifetime.total_seconds()
                         // 3600)
-            flash(f"You were signed out because you have been signed in for {hours} hours. "
-                  "Please sign in again.", "info")
+            flash(ngettext("You were signed out because you have been signed in for %(num)d hour. "
+                           "Please sign in again.",
+                           "You were signed out because you have been signed in for %(num)d hours. "
+                           "Please sign in again.", hours), "info")
         return _to_sign_in()
     customer_id = session.get(CUSTOMER_KEY)
     if customer_id is None:
@@ -118,7 +123,7 @@ def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if g.get("customer") is None:
-            flash("Please sign in to continue.", "info")
+            flash(_("Please sign in to continue."), "info")
             return redirect(url_for("portal.sign_in"))
         return view(*args, **kwargs)
 
@@ -132,5 +137,5 @@ def sign_out_everywhere():
     with unit_of_work():
         sessions.sign_out_everywhere(g.customer.id, actor=portal_actor(g.customer))
     end_session(EndReason.EVERYWHERE)
-    flash("You have signed out on every device.", "success")
+    flash(_("You have signed out on every device."), "success")
     return redirect(url_for("portal.sign_in"))

@@ -13,6 +13,7 @@ from flask import flash, redirect, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from consentmgr.errors import DomainError, NotFound
+from consentmgr.i18n import _
 from consentmgr.web.errors import render_error
 from consentmgr.web.portal import bp
 
@@ -40,7 +41,7 @@ def domain_error(exc: DomainError):
 def csrf_error(exc: CSRFError):
     """A form without a valid CSRF token: nothing was done; say how to recover."""
     return render_error(
-        400, "This form could not be accepted",
-        "The form had expired or was not sent from this site, so nothing was changed. "
-        "Go back, reload the page and try again.",
+        400, _("This form could not be accepted"),
+        _("The form had expired or was not sent from this site, so nothing was changed. "
+          "Go back, reload the page and try again."),
     )

@@ -24,25 +24,29 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from consentmgr.customers.schemas import CHANNELS, LANGUAGES, CustomerDetailsSchema
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.requests.models import RequestType
 from consentmgr.web.forms import StorableTextForm
 
+# Each language in its own words, then in the page's (so the reader finds their own either way).
 LANGUAGE_NAMES = {
-    "da": "Dansk (Danish)", "de": "Deutsch (German)", "en": "English", "es": "Español (Spanish)",
-    "fi": "Suomi (Finnish)", "fr": "Français (French)", "it": "Italiano (Italian)",
-    "nl": "Nederlands (Dutch)", "pl": "Polski (Polish)", "pt": "Português (Portuguese)",
-    "sv": "Svenska (Swedish)",
+    "da": lazy_gettext("Dansk (Danish)"), "de": lazy_gettext("Deutsch (German)"), "en": "English",
+    "es": lazy_gettext("Español (Spanish)"), "fi": lazy_gettext("Suomi (Finnish)"),
+    "fr": lazy_gettext("Français (French)"), "it": lazy_gettext("Italiano (Italian)"),
+    "nl": lazy_gettext("Nederlands (Dutch)"), "pl": lazy_gettext("Polski (Polish)"),
+    "pt": lazy_gettext("Português (Portuguese)"), "sv": lazy_gettext("Svenska (Swedish)"),
 }
-CHANNEL_NAMES = {"email": "Email", "sms": "Text message (SMS)", "post": "Post", "phone": "Phone"}
+CHANNEL_NAMES = {"email": lazy_gettext("Email"), "sms": lazy_gettext("Text message (SMS)"),
+                 "post": lazy_gettext("Post"), "phone": lazy_gettext("Phone")}
 
 # What a customer calls each field (success messages, error summaries).
 FIELD_LABELS = {
-    "email": "email address",
-    "name": "name",
-    "phone": "phone number",
-    "postal_address": "postal address",
-    "date_of_birth": "date of birth",
-    "preferences": "contact preferences",
+    "email": lazy_gettext("email address"),
+    "name": lazy_gettext("name"),
+    "phone": lazy_gettext("phone number"),
+    "postal_address": lazy_gettext("postal address"),
+    "date_of_birth": lazy_gettext("date of birth"),
+    "preferences": lazy_gettext("contact preferences"),
 }
 
 _email_only = CustomerDetailsSchema(only=("email",))
@@ -86,17 +90,17 @@ class PortalForm(StorableTextForm):
 class SignInForm(PortalForm):
     """Ask for a sign-in link."""
 
-    email = StringField("Email address", render_kw={"type": "email", "autocomplete": "email",
-                                                    "spellcheck": "false"})
+    email = StringField(lazy_gettext("Email address"),
+                        render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
 
     def validate_address(self) -> str | None:
         """The address if it is well-formed (the customer-details rule), else None with errors set."""
         try:
             return _email_only.load({"email": (self.email.data or "").strip()})["email"]
         except ValidationError as exc:
-            messages = exc.normalized_messages().get("email", ["Enter an email address."])
+            messages = exc.normalized_messages().get("email", [_("Enter an email address.")])
             if (self.email.data or "").strip() == "":
-                messages = ["Enter the email address you use with us."]
+                messages = [_("Enter the email address you use with us.")]
             self.email.errors = list(messages)
             return None
 
@@ -115,19 +119,21 @@ class DetailsForm(PortalForm):
     it (:class:`EmailChangeForm`).
     """
 
-    name = StringField("Full name", render_kw={"autocomplete": "name"})
-    phone = StringField("Phone number (optional)", render_kw={"type": "tel", "autocomplete": "tel"})
-    postal_address = TextAreaField("Postal address (optional)",
+    name = StringField(lazy_gettext("Full name"), render_kw={"autocomplete": "name"})
+    phone = StringField(lazy_gettext("Phone number (optional)"),
+                        render_kw={"type": "tel", "autocomplete": "tel"})
+    postal_address = TextAreaField(lazy_gettext("Postal address (optional)"),
                                    render_kw={"rows": 4, "autocomplete": "street-address"})
-    date_of_birth = StringField("Date of birth (optional)", render_kw={"autocomplete": "bday"})
-    channels = MultiCheckboxField("How we may contact you",
+    date_of_birth = StringField(lazy_gettext("Date of birth (optional)"),
+                                render_kw={"autocomplete": "bday"})
+    channels = MultiCheckboxField(lazy_gettext("How we may contact you"),
                                   choices=[SelectChoice(c, CHANNEL_NAMES.get(c, c)) for c in CHANNELS],
                                   validate_choice=False)
-    language = SelectField("Preferred language",
+    language = SelectField(lazy_gettext("Preferred language"),
                            choices=[SelectChoice(code, LANGUAGE_NAMES.get(code, code))
                                     for code in LANGUAGES],
                            validate_choice=False)
-    topics = StringField("Topics that interest you (optional)")
+    topics = StringField(lazy_gettext("Topics that interest you (optional)"))
 
     @classmethod
     def for_customer(cls, customer: Any, **kwargs: Any) -> DetailsForm:
@@ -183,8 +189,8 @@ class DetailsForm(PortalForm):
 class EmailChangeForm(PortalForm):
     """Ask to change the email address: a link goes to the new one (the service checks it)."""
 
-    email = StringField("New email address", render_kw={"type": "email", "autocomplete": "email",
-                                                        "spellcheck": "false"})
+    email = StringField(lazy_gettext("New email address"),
+                        render_kw={"type": "email", "autocomplete": "email", "spellcheck": "false"})
 
     def new_address(self) -> str:
         """The address as typed, trimmed (the service validates it)."""
@@ -196,8 +202,10 @@ class VerifyReceiptForm(PortalForm):
 
     MAX_CHARACTERS = 20_000
 
-    receipt = TextAreaField("Paste a receipt", render_kw={"rows": 6, "spellcheck": "false"})
-    receipt_file = FileField("Or choose a receipt file (.jws)", render_kw={"accept": ".jws,.txt"})
+    receipt = TextAreaField(lazy_gettext("Paste a receipt"),
+                            render_kw={"rows": 6, "spellcheck": "false"})
+    receipt_file = FileField(lazy_gettext("Or choose a receipt file (.jws)"),
+                             render_kw={"accept": ".jws,.txt"})
 
     def token(self) -> str | None:
         """The receipt text from the text area or the file, or None with errors set."""
@@ -208,17 +216,17 @@ class VerifyReceiptForm(PortalForm):
             try:
                 text = raw.decode("ascii").strip()
             except UnicodeDecodeError:
-                self.receipt_file.errors = ["This file is not a receipt: a receipt is plain text."]
+                self.receipt_file.errors = [_("This file is not a receipt: a receipt is plain text.")]
                 return None
             target = self.receipt_file
         else:
             target = self.receipt
         if not text:
-            self.receipt.errors = ["Paste a receipt, or choose a receipt file."]
+            self.receipt.errors = [_("Paste a receipt, or choose a receipt file.")]
             return None
         if len(text) > self.MAX_CHARACTERS:
-            target.errors = [f"A receipt is shorter than {self.MAX_CHARACTERS} characters; "
-                             "this is not one."]
+            target.errors = [_("A receipt is shorter than %(limit)s characters; this is not one.",
+                               limit=self.MAX_CHARACTERS)]
             return None
         return text
 
@@ -226,15 +234,15 @@ class VerifyReceiptForm(PortalForm):
 
 # What each right is, in the customer's words (the request form's choices).
 REQUEST_TYPE_LABELS = {
-    RequestType.ACCESS: "Send me a copy of my data (right of access, Art. 15)",
-    RequestType.PORTABILITY: "Give me my data in a machine-readable file to take elsewhere "
-                             "(data portability, Art. 20)",
-    RequestType.RECTIFICATION: "Correct something I cannot change myself "
-                               "(rectification, Art. 16)",
-    RequestType.ERASURE: "Erase my data (Art. 17)",
-    RequestType.RESTRICTION: "Keep my data but stop using it (restriction, Art. 18)",
-    RequestType.OBJECTION: "Stop using my data for one of your legitimate interests "
-                           "(objection, Art. 21)",
+    RequestType.ACCESS: lazy_gettext("Send me a copy of my data (right of access, Art. 15)"),
+    RequestType.PORTABILITY: lazy_gettext("Give me my data in a machine-readable file to take "
+                                          "elsewhere (data portability, Art. 20)"),
+    RequestType.RECTIFICATION: lazy_gettext("Correct something I cannot change myself "
+                                            "(rectification, Art. 16)"),
+    RequestType.ERASURE: lazy_gettext("Erase my data (Art. 17)"),
+    RequestType.RESTRICTION: lazy_gettext("Keep my data but stop using it (restriction, Art. 18)"),
+    RequestType.OBJECTION: lazy_gettext("Stop using my data for one of your legitimate interests "
+                                        "(objection, Art. 21)"),
 }
 
 
@@ -243,18 +251,18 @@ class RequestForm(PortalForm):
 
     MAX_NOTES = 2000
 
-    type = RadioField("What would you like us to do?",
+    type = RadioField(lazy_gettext("What would you like us to do?"),
                       choices=[SelectChoice(t.value, label)
                                for t, label in REQUEST_TYPE_LABELS.items()],
                       validate_choice=False)
-    purpose = SelectField("If you object: which use of your data?", choices=[],
+    purpose = SelectField(lazy_gettext("If you object: which use of your data?"), choices=[],
                           validate_choice=False)
-    notes = TextAreaField("Tell us more (needed for a correction: what is wrong, and what it "
-                          "should say)", render_kw={"rows": 4})
+    notes = TextAreaField(lazy_gettext("Tell us more (needed for a correction: what is wrong, "
+                                       "and what it should say)"), render_kw={"rows": 4})
 
     def with_purposes(self, purposes: list[tuple[str, str]]) -> RequestForm:
         """Offer ``(slug, title)`` purposes for an objection."""
-        self.purpose.choices = [SelectChoice("", "Choose a purpose")] + [
+        self.purpose.choices = [SelectChoice("", _("Choose a purpose"))] + [
             SelectChoice(slug, title) for slug, title in purposes]
         return self
 
@@ -262,6 +270,6 @@ class RequestForm(PortalForm):
         """The note, or None with an error set when it is too long."""
         notes = (self.notes.data or "").replace("\r\n", "\n").strip()
         if len(notes) > self.MAX_NOTES:
-            self.notes.errors = [f"Keep it to {self.MAX_NOTES} characters or fewer."]
+            self.notes.errors = [_("Keep it to %(limit)s characters or fewer.", limit=self.MAX_NOTES)]
             return None
         return notes or None

@@ -13,6 +13,7 @@ from consentmgr.consent.models import ConsentEvent, ConsentStatus
 from consentmgr.consent.services import PurposeChoice, catalogue, consent_overview, events_for
 from consentmgr.customers.models import Customer, HistoryEntry
 from consentmgr.customers.services import get_customer
+from consentmgr.i18n import current_language
 from consentmgr.policies.document import DataCategory, PolicyDocument, Purpose
 from consentmgr.policies.models import PolicyVersion
 from consentmgr.policies.services import document_of, get_version
@@ -66,7 +67,7 @@ def _policy_context(customer: Customer) -> PolicyContext:
     # The ledger's catalogue decides which version is in effect; the document
     # of that same version supplies the texts, so they always agree.
     version = get_version(catalogue().version)
-    document = document_of(version)
+    document = document_of(version, current_language())  # the page's language, else English
     rows = [PurposeRow(choice, purpose)
             for choice in consent_overview(customer)
             if (purpose := document.purpose(choice.info.slug)) is not None]

@@ -22,6 +22,7 @@ from flask import (
 from consentmgr.customers.models import Customer
 from consentmgr.customers.signin import portal_actor
 from consentmgr.errors import ValidationFailed
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.requests.export import export_customer, export_filename, record_export
 from consentmgr.requests.models import RequestStatus, RequestType
 from consentmgr.requests.notices import OUTCOME_TEXTS, REFUSAL_TEXTS
@@ -40,8 +41,8 @@ from consentmgr.web.portal.forms import RequestForm
 SELF_SERVICE = (RequestType.ACCESS, RequestType.PORTABILITY)
 
 FILED = {
-    RequestStatus.COMPLETED: "Done: your request is complete.",
-    RequestStatus.IN_PROGRESS: "We have received your request and are working on it.",
+    RequestStatus.COMPLETED: lazy_gettext("Done: your request is complete."),
+    RequestStatus.IN_PROGRESS: lazy_gettext("We have received your request and are working on it."),
 }
 
 
@@ -114,9 +115,9 @@ def erase():
 
 
 def _filed(status: str):
-    flash(FILED.get(status, "We have received your request. We have emailed you a "
-                            "confirmation with the date you will have our answer by."),
-          "success")
+    message = FILED.get(status) or _("We have received your request. We have emailed you a "
+                                      "confirmation with the date you will have our answer by.")
+    flash(str(message), "success")
     return redirect(url_for("portal.requests", _anchor="your-requests"))
 
 
@@ -126,5 +127,5 @@ def withdraw(request_id: str):
     """Withdraw one of the customer's own open requests."""
     with unit_of_work():
         withdraw_request(customer_request(g.customer, request_id), actor=portal_actor(g.customer))
-    flash("You have withdrawn your request. Nothing more will be done about it.", "success")
+    flash(_("You have withdrawn your request. Nothing more will be done about it."), "success")
     return redirect(url_for("portal.requests", _anchor="your-requests"))

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import refresh
 
 from consentmgr.consent import receipts
 from consentmgr.consent.services import (
@@ -39,6 +40,8 @@ from consentmgr.customers.signin import (
 )
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import limiter
+from consentmgr.i18n import LANGUAGE_NAMES as PAGE_LANGUAGES
+from consentmgr.i18n import _, current_language, lazy_gettext, supported
 from consentmgr.policies.services import PolicyNotFound, current_version
 from consentmgr.runtime import runtime
 from consentmgr.sql import as_utc
@@ -53,6 +56,7 @@ from consentmgr.web.portal.auth import (
     start_session,
 )
 from consentmgr.web.portal.forms import (
+    CHANNEL_NAMES,
     FIELD_LABELS,
     LANGUAGE_NAMES,
     DetailsForm,
@@ -64,20 +68,20 @@ from consentmgr.web.portal.forms import (
 bp.before_request(load_signed_in_customer)
 
 NAVIGATION = [
-    ("portal.my_data", "My data"),
-    ("portal.details", "Correct details"),
-    ("portal.consents", "Consents"),
-    ("portal.access_log", "Who accessed my data"),
-    ("portal.requests", "My requests"),
+    ("portal.my_data", lazy_gettext("My data")),
+    ("portal.details", lazy_gettext("Correct details")),
+    ("portal.consents", lazy_gettext("Consents")),
+    ("portal.access_log", lazy_gettext("Who accessed my data")),
+    ("portal.requests", lazy_gettext("My requests")),
 ]
 
 CHOICES = {
     # GDPR Art. 7(3): withdrawing is one click, exactly like giving consent.
-    "grant": (grant_consent, "You have given your consent to “{title}”."),
-    "withdraw": (withdraw_consent, "You have withdrawn your consent to “{title}”."),
+    "grant": (grant_consent, lazy_gettext("You have given your consent to “%(title)s”.")),
+    "withdraw": (withdraw_consent, lazy_gettext("You have withdrawn your consent to “%(title)s”.")),
     # GDPR Art. 21: objection to a legitimate-interest purpose.
-    "object": (object_to_processing, "Your objection to “{title}” is recorded. "
-                                     "We no longer use your data for it."),
+    "object": (object_to_processing, lazy_gettext("Your objection to “%(title)s” is recorded. "
+                                                  "We no longer use your data for it.")),
 }
 
 
@@ -90,7 +94,8 @@ def portal_context() -> dict[str, object]:
         policy = None
     return {"portal_nav": NAVIGATION, "portal_policy": policy,
             "customer": g.get("customer"), "gpc_notice": g.get("gpc_notice", False),
-            "as_utc": as_utc, "receipt_time": _receipt_time, "language_names": LANGUAGE_NAMES}
+            "as_utc": as_utc, "receipt_time": _receipt_time, "language_names": LANGUAGE_NAMES,
+            "channel_names": CHANNEL_NAMES}
 
 
 def _receipt_time(epoch: int) -> dt.datetime:
@@ -168,12 +173,15 @@ def confirm_sign_in(token: str):
             else:
                 check_sign_in_link(token)
     except SignInLinkProblem as problem:
-        return _no_referrer(render_template("portal/link_problem.html", problem=problem),
+        return _no_referrer(render_template("portal/link_problem.html", problem=problem,
+                                            link_minutes=int(LINK_LIFETIME.total_seconds() // 60)),
                             problem.status)
     if request.method == "GET":
         return _no_referrer(render_template("portal/confirm_sign_in.html"))
     start_session(customer)
-    flash("You are signed in.", "success")
+    g.customer = customer
+    refresh()  # from here on in the customer's stated language, this message too
+    flash(_("You are signed in."), "success")
     return redirect(url_for("portal.my_data"))
 
 
@@ -188,7 +196,7 @@ def _no_referrer(body: str, status: int = 200) -> Response:
 def sign_out():
     """Sign out (POST, with a CSRF token, so no other site can sign a customer out)."""
     end_session()
-    flash("You have signed out.", "success")
+    flash(_("You have signed out."), "success")
     return redirect(url_for("portal.sign_in"))
 
 
@@ -215,20 +223,51 @@ def details():
         except ValidationFailed as exc:
             form.attach_errors(exc.errors)
         else:
+            if "preferences" in changed:
+                refresh()  # a new preferred language speaks at once, from this message on
             if changed:
-                flash("Saved. You changed your " + _words([FIELD_LABELS.get(f, f) for f in changed])
-                      + ".", "success")
+                flash(_("Saved. You changed your %(fields)s.",
+                        fields=_words([str(FIELD_LABELS.get(f, f)) for f in changed])), "success")
             else:
-                flash("Nothing changed: these are the details we already hold.", "info")
+                flash(_("Nothing changed: these are the details we already hold."), "info")
             return redirect(url_for("portal.details"))
     status = 422 if form.error_list() else 200
     return render_template("portal/details.html", form=form, email_form=EmailChangeForm()), status
 
 
 # One answer, whether or not the new address belongs to another customer.
-EMAIL_CHANGE_ANSWER = ("We sent a confirmation link to the new address. Your email address "
-                       "changes when you open it; until then, sign-in links still go to your "
-                       "current address.")
+EMAIL_CHANGE_ANSWER = lazy_gettext("We sent a confirmation link to the new address. Your email "
+                                   "address changes when you open it; until then, sign-in links "
+                                   "still go to your current address.")
+
+
+@bp.post("/language")
+@customer_required
+def choose_language():
+    """The footer's switcher, signed in: the choice becomes the stated preference, audited.
+
+    A POST with a CSRF token, not the public switcher's link: it changes the
+    customer's record (the same correction as on the details page), and a
+    preference beats the browser's cookie, so only changing it changes the page.
+    """
+    code = request.form.get("language", "")
+    if supported(code) != code:
+        flash(_("We cannot show pages in that language. Choose one of: %(languages)s.",
+                languages=", ".join(PAGE_LANGUAGES.values())), "error")
+        return redirect(url_for("portal.my_data"))
+    held = {"channels": [], "language": "en", "topics": [], **(g.customer.preferences or {})}
+    try:
+        with unit_of_work():
+            rectify_customer(g.customer, {"preferences": {**held, "language": code}},
+                             actor=portal_actor(g.customer))
+    except ValidationFailed:
+        flash(_("Your language could not be changed: correct your preferences on the details "
+                "page first."), "error")
+        return redirect(url_for("portal.details"))
+    # The public switcher then remembers it for this browser too (the pages
+    # outside the portal, and after signing out), and checks ``next``.
+    return redirect(url_for("language.choose", code=code, next=request.form.get("next", "")),
+                    code=303)
 
 
 @bp.post("/details/email")
@@ -246,7 +285,7 @@ def change_email():
         except ValidationFailed as exc:
             form.attach_errors(exc.errors)
         else:
-            flash(EMAIL_CHANGE_ANSWER, "success")
+            flash(str(EMAIL_CHANGE_ANSWER), "success")
             return redirect(url_for("portal.details"))
     return render_template("portal/details.html", form=DetailsForm.for_customer(g.customer),
                            email_form=form), 422
@@ -265,17 +304,20 @@ def confirm_email_change(token: str):
             else:
                 email_change.check_email_change_link(token)
     except email_change.EmailChangeProblem as problem:
-        return _no_referrer(render_template("portal/email_link_problem.html", problem=problem),
-                            problem.status)
+        hours = int(email_change.EMAIL_CHANGE_LIFETIME.total_seconds() // 3600)
+        return _no_referrer(render_template("portal/email_link_problem.html", problem=problem,
+                                            link_hours=hours), problem.status)
     if request.method == "GET":
         return _no_referrer(render_template("portal/confirm_email_change.html"))
-    flash("Your email address is changed. Sign-in links now go to the new address.", "success")
+    flash(_("Your email address is changed. Sign-in links now go to the new address."), "success")
     signed_in = g.get("customer") is not None and g.customer.id == customer.id
     return redirect(url_for("portal.details" if signed_in else "portal.sign_in"))
 
 
 def _words(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    if len(items) == 1:
+        return items[0]
+    return _("%(items)s and %(last)s", items=", ".join(items[:-1]), last=items[-1])
 
 
 @bp.get("/consents")
@@ -291,9 +333,10 @@ def choose(purpose: str, choice: str):
     """One click: give, withdraw or object, then back to the list with a message."""
     service, message = CHOICES[choice]
     with unit_of_work():
+        # GDPR Art. 7(1): the notice recorded is the one shown, in the page's language.
         event = service(g.customer, purpose, actor=portal_actor(g.customer), channel="portal",
-                        evidence=client_evidence())
-    flash(message.format(title=purpose_info(event.purpose).title), "success")
+                        evidence=client_evidence(), language=current_language())
+    flash(message % {"title": purpose_info(event.purpose).title_in(event.language)}, "success")
     return redirect(url_for("portal.consents", _anchor=f"purpose-{event.purpose}"))
 
 

@@ -24,6 +24,8 @@ from consentmgr.consent.ledger import Evidence
 from consentmgr.consent.unsubscribe import (
     ONE_CLICK_KEY,
     ONE_CLICK_VALUE,
+    UnsubscribeLinkExpired,
+    UnsubscribeLinkInvalid,
     UnsubscribeTarget,
     UnsubscribeTokens,
     preview_unsubscribe,
@@ -31,6 +33,8 @@ from consentmgr.consent.unsubscribe import (
 )
 from consentmgr.errors import DomainError
 from consentmgr.extensions import csrf
+from consentmgr.i18n import _, current_language, lazy_gettext
+from consentmgr.policies.services import PolicyNotFound, current_version, get_notice
 from consentmgr.runtime import runtime
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
@@ -40,6 +44,20 @@ _CONFIRM_FIELD = "confirm"
 # Kept with the event (encrypted under the customer's key): how the click reached us.
 ONE_CLICK_NOTE = "One-click unsubscribe (RFC 8058) from the List-Unsubscribe header of a mail"
 PAGE_NOTE = "Unsubscribe link from a mail, confirmed on its page"
+# The link's errors speak English to every audience (the API too); its pages say the same
+# in the reader's language.
+_PAGES = {
+    UnsubscribeLinkInvalid: (
+        lazy_gettext("This unsubscribe link is not valid"),
+        lazy_gettext("The link is incomplete or was changed, so nothing was changed. Use the link "
+                     "from the mail exactly as it is, or manage your choices in your privacy "
+                     "portal.")),
+    UnsubscribeLinkExpired: (
+        lazy_gettext("This unsubscribe link has expired"),
+        lazy_gettext("Unsubscribe links work for a limited time, and this one is too old, so "
+                     "nothing was changed. Use the link in a more recent mail, or withdraw your "
+                     "consent in your privacy portal.")),
+}
 
 
 def _tokens() -> UnsubscribeTokens:
@@ -55,7 +73,8 @@ def _no_referrer(body: str, status: int = 200) -> Response:
 
 
 def _problem(exc: DomainError) -> Response:
-    body, status = render_error(exc.status, exc.title, str(exc))
+    title, message = _PAGES.get(type(exc), (exc.title, str(exc)))
+    body, status = render_error(exc.status, str(title), str(message))
     return _no_referrer(body, status)
 
 
@@ -65,8 +84,10 @@ def unsubscribe_link(token: str):
     try:
         target = _tokens().read(token)
         if request.method == "GET":
+            outcome = preview_unsubscribe(target)
             return _no_referrer(render_template(
-                "public/unsubscribe.html", outcome=preview_unsubscribe(target)))
+                "public/unsubscribe.html", outcome=outcome,
+                purpose_title=_purpose_title(target.purpose, outcome.title)))
         return _withdraw(target)
     except DomainError as exc:
         return _problem(exc)
@@ -76,9 +97,9 @@ def _withdraw(target: UnsubscribeTarget) -> Response:
     one_click = request.form.get(ONE_CLICK_KEY) == ONE_CLICK_VALUE
     if not one_click and _CONFIRM_FIELD not in request.form:
         return _no_referrer(*render_error(
-            400, "Nothing was changed",
-            "This address unsubscribes with a one-click request (RFC 8058) or the button on its "
-            "page. Open the link from the mail and press the button."))
+            400, _("Nothing was changed"),
+            _("This address unsubscribes with a one-click request (RFC 8058) or the button on its "
+              "page. Open the link from the mail and press the button.")))
     # Client details are kept only as keyed hashes (for a one-click POST: the mail platform's).
     evidence = Evidence(client_address=request.remote_addr,
                         user_agent=request.user_agent.string or None,
@@ -90,7 +111,17 @@ def _withdraw(target: UnsubscribeTarget) -> Response:
         response = _no_referrer("Unsubscribed.\n")
         response.mimetype = "text/plain"
         return response
-    return _no_referrer(render_template("public/unsubscribed.html", outcome=outcome))
+    title = _purpose_title(target.purpose, outcome.title)
+    return _no_referrer(render_template("public/unsubscribed.html", outcome=outcome,
+                                        purpose_title=title))
+
+
+def _purpose_title(slug: str, fallback: str) -> str:
+    """The purpose's title as the policy in effect words it in the page's language."""
+    try:
+        return get_notice(current_version().version, slug, current_language()).title
+    except PolicyNotFound:
+        return fallback  # dropped from the policy since the mail went out
 
 
 # RFC 8058 §3.2: the one-click POST carries no CSRF token and no cookie (see the

@@ -11,12 +11,19 @@ from wtforms.fields.choices import SelectChoice
 
 from consentmgr.apiclients import services as api_clients
 from consentmgr.errors import DomainError, ValidationFailed
+from consentmgr.i18n import _
 from consentmgr.staff import services
 from consentmgr.staff.permissions import Permission
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import requires
-from consentmgr.web.staff.forms import ApiClientForm, ConfirmForm, RoleForm, StaffForm
+from consentmgr.web.staff.forms import (
+    ROLE_LABELS,
+    ApiClientForm,
+    ConfirmForm,
+    RoleForm,
+    StaffForm,
+)
 
 
 def _role_form(user) -> RoleForm:
@@ -30,7 +37,7 @@ def _staff_page(row_errors: dict[str, str] | None = None, status: int = 200):
     return render_template(
         "staff/admin_staff.html", people=people,
         role_forms={u.id: _role_form(u) for u in people}, row_errors=row_errors or {},
-        confirm=ConfirmForm(),
+        confirm=ConfirmForm(), role_labels=ROLE_LABELS,
     ), status
 
 
@@ -67,14 +74,14 @@ def staff_role(staff_id: str):
     user = services.get_staff(staff_id)
     form = RoleForm(prefix=f"s{user.id.hex}")
     if not form.validate_on_submit():
-        return _staff_page({user.id: "Choose a role."}, 422)
+        return _staff_page({user.id: _("Choose a role.")}, 422)
     try:
         with unit_of_work():
             services.change_role(user, form.role.data, actor=g.staff.actor)
     except (ValidationFailed, services.LastAdministrator) as exc:
         message = " ".join(sum(exc.errors.values(), [])) if isinstance(exc, ValidationFailed) else str(exc)
         return _staff_page({user.id: message}, exc.status)
-    flash("Role changed.", "info")
+    flash(_("Role changed."), "info")
     return redirect(url_for("staff.staff_list"))
 
 
@@ -84,13 +91,13 @@ def staff_deactivate(staff_id: str):
     """Deactivate an account for good; its sessions end at their next request."""
     user = services.get_staff(staff_id)
     if not ConfirmForm().validate_on_submit():
-        return _staff_page({user.id: "Please try again."}, 400)
+        return _staff_page({user.id: _("Please try again.")}, 400)
     try:
         with unit_of_work():
             services.deactivate(user, actor=g.staff.actor)
     except services.LastAdministrator as exc:
         return _staff_page({user.id: str(exc)}, exc.status)
-    flash("Account deactivated.", "info")
+    flash(_("Account deactivated."), "info")
     return redirect(url_for("staff.staff_list"))
 
 
@@ -100,7 +107,7 @@ def staff_password_link(staff_id: str):
     """A new one-time password link (a forgotten password); older links stop working."""
     user = services.get_staff(staff_id)
     if not ConfirmForm().validate_on_submit():
-        return _staff_page({user.id: "Please try again."}, 400)
+        return _staff_page({user.id: _("Please try again.")}, 400)
     try:
         with unit_of_work():
             link = services.issue_password_link(user, actor=g.staff.actor)
@@ -153,5 +160,5 @@ def api_client_revoke(client_id: str):
         return _api_clients_page(_api_client_form(fresh=True), 400)
     with unit_of_work():
         api_clients.revoke_client(client, actor=g.staff.actor)
-    flash("API key revoked: calls with it are refused within seconds.", "info")
+    flash(_("API key revoked: calls with it are refused within seconds."), "info")
     return redirect(url_for("staff.api_client_list"))

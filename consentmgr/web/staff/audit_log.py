@@ -29,6 +29,7 @@ from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from consentmgr.audit.sequencer import max_delay
 from consentmgr.errors import ValidationFailed
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.runtime import runtime
 from consentmgr.staff.directory import staff_directory
 from consentmgr.staff.permissions import Permission
@@ -36,7 +37,7 @@ from consentmgr.text import spreadsheet_cell
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
-from consentmgr.web.staff.forms import AuditFilterForm
+from consentmgr.web.staff.forms import ROLE_LABELS, AuditFilterForm
 from consentmgr.web.staff.navigation import deliberate_navigation
 
 PAGE_SIZE = 50
@@ -60,8 +61,8 @@ def _known_actions() -> list[str]:
 def _action_choices() -> list[SelectChoice]:
     known = _known_actions()
     areas = sorted({name.split(".")[0] for name in known})
-    return ([SelectChoice("", "Any action")]
-            + [SelectChoice(f"{area}.*", f"Any {area} action") for area in areas]
+    return ([SelectChoice("", _("Any action"))]
+            + [SelectChoice(f"{area}.*", _("Any %(area)s action", area=area)) for area in areas]
             + [SelectChoice(name, name) for name in known])
 
 
@@ -116,6 +117,7 @@ def audit_log():
     return render_template(
         "staff/audit.html", form=form, entries=entries, total=total, page=page, pages=pages,
         verification=verification, directory=directory, page_url=_page_url,
+        role_labels=ROLE_LABELS,
         export_url=url_for("staff.audit_csv", **export_args),
     ), 422 if form.errors else 200
 
@@ -153,7 +155,7 @@ def _csv_rows(filters: dict[str, Any]) -> Iterator[str]:
 
 @bp.get("/audit.csv")
 @requires(Permission.AUDIT)
-@deliberate_navigation("the audit export")
+@deliberate_navigation(lazy_gettext("the audit export"))
 def audit_csv():
     """The entries matching the same filters as the browser, as CSV (all pages)."""
     form = _filter_form()

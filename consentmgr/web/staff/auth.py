@@ -19,6 +19,7 @@ from flask import current_app, flash, g, redirect, request, session, url_for
 
 from consentmgr.actors import Actor
 from consentmgr.errors import DomainError
+from consentmgr.i18n import _, current_language
 from consentmgr.sessions.services import EndReason, SessionKind
 from consentmgr.staff import services
 from consentmgr.staff.models import StaffRole, StaffUser
@@ -142,12 +143,13 @@ def _session_ran_out(staff_id: Any, reason: EndReason) -> None:
         services.sign_out(user, reason="idle" if reason == EndReason.IDLE else "lifetime",
                           **request_info())
     if reason == EndReason.IDLE:
-        flash(f"You were signed out after {idle_seconds() // 60} minutes without activity.",
-              "info")
+        flash(_("You were signed out after %(minutes)s minutes without activity.",
+                minutes=idle_seconds() // 60), "info")
     else:
         hours = int(session_policy(current_app, SessionKind.STAFF).lifetime.total_seconds()
                     // 3600)
-        flash(f"You were signed out after {hours} hours: please sign in again.", "info")
+        flash(_("You were signed out after %(hours)s hours: please sign in again.", hours=hours),
+              "info")
 
 
 @bp.after_request
@@ -165,6 +167,16 @@ def staff_can(permission: str) -> bool:
     """In templates: may the signed-in staff member use ``permission``?"""
     staff = g.get("staff")
     return staff is not None and can(staff.role, permission)
+
+
+@bp.app_template_filter("in_sentence")
+def in_sentence(label: Any) -> str:
+    """A label used inside a sentence ("Reveal email address").
+
+    English lower-cases it there; German keeps the capital every noun has.
+    """
+    text = str(label)
+    return text.lower() if current_language() == "en" else text
 
 
 def requires(permission: Permission | None = None) -> Callable:

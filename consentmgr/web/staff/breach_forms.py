@@ -8,6 +8,7 @@ from wtforms import HiddenField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from consentmgr.i18n import lazy_gettext
 from consentmgr.web.forms import StorableTextForm
 
 _WHEN = {"type": "datetime-local", "step": "60"}
@@ -16,41 +17,43 @@ _WHEN = {"type": "datetime-local", "step": "60"}
 class BreachForm(StorableTextForm):
     """Record a breach (Art. 33(3), (5))."""
 
-    discovered_at = StringField("When it was discovered (UTC)", render_kw=_WHEN,
+    discovered_at = StringField(lazy_gettext("When it was discovered (UTC)"), render_kw=_WHEN,
                                 validators=[Length(max=40)])
-    description = TextAreaField("What happened")
-    data_categories = TextAreaField("Categories of data and of people concerned")
-    approx_people = StringField("Approximate number of people affected",
+    description = TextAreaField(lazy_gettext("What happened"))
+    data_categories = TextAreaField(lazy_gettext("Categories of data and of people concerned"))
+    approx_people = StringField(lazy_gettext("Approximate number of people affected"),
                                 render_kw={"inputmode": "numeric"}, validators=[Length(max=12)])
-    consequences = TextAreaField("Likely consequences")
-    measures = TextAreaField("Measures taken or proposed")
+    consequences = TextAreaField(lazy_gettext("Likely consequences"))
+    measures = TextAreaField(lazy_gettext("Measures taken or proposed"))
 
 
 class AuthorityForm(StorableTextForm):
     """Record the notification of the supervisory authority (Art. 33(1))."""
 
-    notified_at = StringField("When the authority was notified (UTC)", render_kw=_WHEN,
-                              validators=[Length(max=40)])
-    reference = StringField("The authority's reference, or how it was notified",
+    notified_at = StringField(lazy_gettext("When the authority was notified (UTC)"),
+                              render_kw=_WHEN, validators=[Length(max=40)])
+    reference = StringField(lazy_gettext("The authority's reference, or how it was notified"),
                             validators=[Length(max=400)])
 
 
 class NoticeDecisionForm(StorableTextForm):
     """Decide whether the people affected must be told (Art. 34)."""
 
-    required = RadioField("Must the people affected be told?", validate_choice=False, choices=[
-        SelectChoice("yes", "Yes: the breach is likely to result in a high risk to them "
-                            "(Art. 34(1))"),
-        SelectChoice("no", "No: no high risk, or an exception of Art. 34(3) applies"),
+    required = RadioField(lazy_gettext("Must the people affected be told?"),
+                          validate_choice=False, choices=[
+        SelectChoice("yes", lazy_gettext("Yes: the breach is likely to result in a high risk to "
+                                         "them (Art. 34(1))")),
+        SelectChoice("no", lazy_gettext("No: no high risk, or an exception of Art. 34(3) "
+                                        "applies")),
     ], validators=[Optional()])
-    reason = TextAreaField("Reason")
+    reason = TextAreaField(lazy_gettext("Reason"))
 
 
 class NotifyForm(StorableTextForm):
     """Select the people affected from the audit trail, then mail them."""
 
-    staff_account = StringField("Staff account (email address or id)",
+    staff_account = StringField(lazy_gettext("Staff account (email address or id)"),
                                 validators=[Length(max=254)])
-    since = StringField("From (UTC)", render_kw=_WHEN, validators=[Length(max=40)])
-    until = StringField("Until (UTC)", render_kw=_WHEN, validators=[Length(max=40)])
+    since = StringField(lazy_gettext("From (UTC)"), render_kw=_WHEN, validators=[Length(max=40)])
+    until = StringField(lazy_gettext("Until (UTC)"), render_kw=_WHEN, validators=[Length(max=40)])
     confirm = HiddenField()

@@ -15,8 +15,10 @@ from flask import flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 
 from consentmgr.breaches import services
+from consentmgr.breaches.models import CustomerNotice
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.sql import utcnow
 from consentmgr.staff.permissions import Permission
 from consentmgr.unit_of_work import unit_of_work
@@ -29,9 +31,23 @@ from consentmgr.web.staff.breach_forms import (
     NoticeDecisionForm,
     NotifyForm,
 )
+from consentmgr.web.staff.request_pages import in_page_language
 
 FORMS: dict[str, type[FlaskForm]] = {
     "authority": AuthorityForm, "decision": NoticeDecisionForm, "notify": NotifyForm}
+
+# Whether the people affected must be told (Art. 34), as the register says it.
+NOTICE_LABELS = {
+    CustomerNotice.UNDECIDED: lazy_gettext("undecided"),
+    CustomerNotice.REQUIRED: lazy_gettext("required"),
+    CustomerNotice.NOT_REQUIRED: lazy_gettext("not required"),
+}
+
+
+@bp.app_template_global("notice_label")
+def notice_label(notice: CustomerNotice) -> Any:
+    """In templates: whether the customers affected must be told, in the page's language."""
+    return NOTICE_LABELS.get(notice, notice.value.replace("-", " "))
 
 
 def _register_page(form: BreachForm, status: int = 200):
@@ -56,10 +72,10 @@ def breach_register():
                 actor=g.staff.actor, **request_info())
             breach_id = str(breach.id)
     except ValidationFailed as exc:
-        attach_errors(form, exc.errors)
+        attach_errors(form, in_page_language(exc.errors))
         return _register_page(form, 422)
-    flash("The breach is in the register. The authority must be notified within 72 hours "
-          "of its discovery.", "info")
+    flash(_("The breach is in the register. The authority must be notified within 72 hours "
+            "of its discovery."), "info")
     return redirect(url_for("staff.breach_page", breach_id=breach_id))
 
 
@@ -87,9 +103,9 @@ def _act(breach_id: str, name: str, act, message: str):
             with unit_of_work():
                 act(services.get_breach(breach_id), form)
         except ValidationFailed as exc:
-            attach_errors(form, exc.errors)
+            attach_errors(form, in_page_language(exc.errors))
         else:
-            flash(message, "info")
+            flash(str(message), "info")
             return redirect(url_for("staff.breach_page", breach_id=breach_id))
     return _breach_page(breach_id, {name: form}, 422)
 
@@ -102,7 +118,8 @@ def breach_authority(breach_id: str):
         services.record_authority_notification(
             breach, notified_at=form.notified_at.data, reference=form.reference.data,
             actor=g.staff.actor, **request_info())
-    return _act(breach_id, "authority", act, "The notification of the authority is recorded.")
+    return _act(breach_id, "authority", act,
+                lazy_gettext("The notification of the authority is recorded."))
 
 
 @bp.post("/breaches/<breach_id>/decision")
@@ -113,7 +130,7 @@ def breach_decision(breach_id: str):
         answer = {"yes": True, "no": False}.get(form.required.data or "")
         services.decide_customer_notice(breach, required=answer, reason=form.reason.data,
                                         actor=g.staff.actor, **request_info())
-    return _act(breach_id, "decision", act, "The decision is recorded.")
+    return _act(breach_id, "decision", act, lazy_gettext("The decision is recorded."))
 
 
 @bp.post("/breaches/<breach_id>/notify")
@@ -134,8 +151,8 @@ def breach_notify(breach_id: str):
             services.request_notice(session, breach, form.staff_account.data, form.since.data,
                                     form.until.data, actor=g.staff.actor, **request_info())
     except ValidationFailed as exc:
-        attach_errors(form, exc.errors)
+        attach_errors(form, in_page_language(exc.errors))
         return _breach_page(breach_id, {"notify": form}, 422)
-    flash("The customers are being mailed by the background worker; this page shows how far "
-          "it got.", "info")
+    flash(_("The customers are being mailed by the background worker; this page shows how far "
+            "it got."), "info")
     return redirect(url_for("staff.breach_page", breach_id=breach_id))

@@ -5,7 +5,9 @@ strict CSP (no inline script or style) holds, and the page works without
 JavaScript. Colours are SVG presentation attributes (``fill``), which the
 CSP's ``style-src`` does not govern. Every chart carries the table it was
 drawn from: shown to screen readers and anyone who opens it, and the rows
-of its CSV download.
+of its CSV download. Every word a chart says -- titles, headings, bar
+titles, the summary sentence, day-and-month labels -- is in the language of
+the page being drawn.
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from babel.dates import format_skeleton
+from babel.numbers import format_decimal
+
+from consentmgr.i18n import _, current_language
 
 # Okabe-Ito: told apart with the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#8C6D1F", "#000000")
@@ -99,8 +106,29 @@ def _y(value: float, top: float) -> float:
     return round(TOP + PLOT_H - (value / top) * PLOT_H, 1)
 
 
+def _locale() -> str:
+    # English as written in Europe (day first: "02 Nov"), as the charts always said it.
+    language = current_language()
+    return "en_GB" if language == "en" else language
+
+
+def _day_month(day: dt.date, *, year: bool = False) -> str:
+    """Day and month name (and year) in the page's language: "02 Nov", "2. Nov."."""
+    return format_skeleton("ddMMMy" if year else "ddMMM", day, locale=_locale())
+
+
+def _number(value: float) -> str:
+    """An axis tick in the page's language: "0.25", "0,25"."""
+    return format_decimal(value, locale=_locale())
+
+
+def _point_title(week: dt.date, series: str, value: str) -> str:
+    return _("Week from %(date)s, %(series)s: %(value)s", date=_day_month(week, year=True),
+             series=series, value=value)
+
+
 def _week_label(week: dt.date) -> str:
-    return f"{week:%d %b}"
+    return _day_month(week)
 
 
 def _x_labels(weeks: Sequence[dt.date], slot: float) -> list[tuple[float, str]]:
@@ -118,7 +146,8 @@ def _markers(weeks: Sequence[dt.date], slot: float,
     for label, effective in versions:
         offset = (effective - first).days / 7
         if 0 <= offset <= len(weeks):
-            marks.append(Marker(round(LEFT + slot * offset, 1), f"Policy {label}"))
+            marks.append(Marker(round(LEFT + slot * offset, 1),
+                                _("Policy %(version)s", version=label)))
     return marks
 
 
@@ -132,12 +161,12 @@ def stacked_bars(chart_id: str, title: str, weeks: Sequence[dt.date],
     totals = [sum(series[k][i] for k in keys) for i in range(len(weeks))]
     slot = PLOT_W / max(1, len(weeks))
     top = _nice_max(max(totals, default=0))
-    table = Table(title, ["Week from"] + [labels.get(k, k) for k in keys] + ["Total"],
+    table = Table(title, [_("Week from")] + [labels.get(k, k) for k in keys] + [_("Total")],
                   [[f"{w:%Y-%m-%d}"] + [str(series[k][i]) for k in keys] + [str(totals[i])]
                    for i, w in enumerate(weeks)])
     chart = Chart(chart_id, title, "", table, empty=not any(totals),
                   markers=_markers(weeks, slot, versions), x_labels=_x_labels(weeks, slot),
-                  y_ticks=[(_y(top * f, top), f"{top * f:g}") for f in (0, .25, .5, .75, 1)],
+                  y_ticks=[(_y(top * f, top), _number(top * f)) for f in (0, .25, .5, .75, 1)],
                   legend=[(PALETTE[i % len(PALETTE)], labels.get(k, k)) for i, k in enumerate(keys)])
     for i, week in enumerate(weeks):
         base = 0
@@ -149,12 +178,13 @@ def stacked_bars(chart_id: str, title: str, weeks: Sequence[dt.date],
             chart.bars.append(Rect(round(LEFT + slot * i + slot * 0.15, 1), y_top,
                                    round(slot * 0.7, 1), round(y_base - y_top, 1),
                                    PALETTE[j % len(PALETTE)],
-                                   f"Week from {week:%d %b %Y}, {labels.get(key, key)}: {value}{unit}"))
+                                   _point_title(week, labels.get(key, key), f"{value}{unit}")))
             base += value
     total = sum(totals)
     chart.summary = (empty_sentence if chart.empty else
-                     f"{total} in {len(weeks)} weeks; the busiest week (from "
-                     f"{weeks[totals.index(max(totals))]:%d %b}) had {max(totals)}.")
+                     _("%(total)s in %(weeks)s weeks; the busiest week (from %(date)s) had "
+                       "%(most)s.", total=total, weeks=len(weeks),
+                       date=_day_month(weeks[totals.index(max(totals))]), most=max(totals)))
     return chart
 
 
@@ -165,7 +195,7 @@ def rate_lines(chart_id: str, title: str, weeks: Sequence[dt.date],
     labels = labels or {}
     slot = PLOT_W / max(1, len(weeks))
     keys = [k for k in series if any(v is not None for v in series[k])]
-    table = Table(title, ["Week from"] + [labels.get(k, k) for k in series],
+    table = Table(title, [_("Week from")] + [labels.get(k, k) for k in series],
                   [[f"{w:%Y-%m-%d}"] + ["" if series[k][i] is None else f"{series[k][i]:.0%}"
                                         for k in series] for i, w in enumerate(weeks)])
     chart = Chart(chart_id, title, "", table, empty=not keys,
@@ -174,18 +204,19 @@ def rate_lines(chart_id: str, title: str, weeks: Sequence[dt.date],
                   legend=[(PALETTE[i % len(PALETTE)], labels.get(k, k)) for i, k in enumerate(keys)])
     for j, key in enumerate(keys):
         points = [(round(LEFT + slot * (i + 0.5), 1), _y(v, 1),
-                   f"Week from {weeks[i]:%d %b %Y}, {labels.get(key, key)}: {v:.0%}")
+                   _point_title(weeks[i], labels.get(key, key), f"{v:.0%}"))
                   for i, v in enumerate(series[key]) if v is not None]
-        chart.lines.append(Line(" ".join(f"{x},{y}" for x, y, _ in points),
+        chart.lines.append(Line(" ".join(f"{x},{y}" for x, y, _title in points),
                                 PALETTE[j % len(PALETTE)], labels.get(key, key), tuple(points)))
-    chart.summary = empty_sentence if chart.empty else "; ".join(
-        f"{labels.get(k, k)}: {_last(series[k])}" for k in keys) + " (latest week with choices)."
+    chart.summary = empty_sentence if chart.empty else _(
+        "%(rates)s (latest week with choices).",
+        rates="; ".join(f"{labels.get(k, k)}: {_last(series[k])}" for k in keys))
     return chart
 
 
 def _last(values: list[float | None]) -> str:
     known = [v for v in values if v is not None]
-    return f"{known[-1]:.0%}" if known else "no choices"
+    return f"{known[-1]:.0%}" if known else _("no choices")
 
 
 def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int, bool]], *,
@@ -200,22 +231,29 @@ def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int, bool]
     items = drawn
     row_h = 22
     height = TOP + max(1, len(items)) * row_h + 8
-    top = _nice_max(max((v for _, v, _ in items), default=0))
+    top = _nice_max(max((v for _name, v, _flag in items), default=0))
     label_w = 180
     plot_w = WIDTH - label_w - RIGHT - 90  # room for "123 ⚑ flagged"
-    table = Table(title, ["Name", value_label] + ([flag_label] if flag_label else []),
-                  [[name, str(value)] + (["yes" if flagged else ""] if flag_label else [])
+    table = Table(title, [_("Name"), value_label] + ([flag_label] if flag_label else []),
+                  [[name, str(value)] + ([_("yes") if flagged else ""] if flag_label else [])
                    for name, value, flagged in everything])
-    chart = Chart(chart_id, title, "", table, empty=not any(v for _, v, _ in items),
+    chart = Chart(chart_id, title, "", table, empty=not any(v for _name, v, _flag in items),
                   kind="ranked", height=height, left=label_w, baseline=height - 8)
     for i, (name, value, flagged) in enumerate(items):
         y = TOP + i * row_h
         chart.bars.append(Rect(label_w, y, round(plot_w * value / top, 1), row_h - 6,
                                "#D55E00" if flagged else PALETTE[0],
-                               f"{name}: {value}{' (flagged)' if flagged else ''}",
-                               f"{value}{' ⚑ flagged' if flagged else ''}"))
+                               _("%(name)s: %(value)s (flagged)", name=name, value=value)
+                               if flagged else f"{name}: {value}",
+                               _("%(value)s ⚑ flagged", value=value) if flagged else str(value)))
         chart.x_labels.append((y + row_h / 2, name[:28]))
-    chart.summary = empty_sentence if chart.empty else (
-        f"{len(everything)} in all{f' (the {len(items)} largest drawn)' if len(items) < len(everything) else ''}; "
-        f"most: {items[0][0]} ({items[0][1]}).")
+    if chart.empty:
+        chart.summary = empty_sentence
+    elif len(items) < len(everything):
+        chart.summary = _("%(all)s in all (the %(drawn)s largest drawn); most: %(name)s "
+                          "(%(value)s).", all=len(everything), drawn=len(items),
+                          name=items[0][0], value=items[0][1])
+    else:
+        chart.summary = _("%(all)s in all; most: %(name)s (%(value)s).", all=len(everything),
+                          name=items[0][0], value=items[0][1])
     return chart

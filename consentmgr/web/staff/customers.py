@@ -24,6 +24,7 @@ from consentmgr.consent.services import (
 )
 from consentmgr.customers.services import get_customer
 from consentmgr.errors import DomainError, ValidationFailed
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.staff import access
 from consentmgr.staff.permissions import Permission
 from consentmgr.unit_of_work import unit_of_work
@@ -33,9 +34,12 @@ from consentmgr.web.staff.forms import ConsentForm, RevealForm, SearchForm
 from consentmgr.web.staff.navigation import deliberate_navigation
 
 CONSENT_ACTIONS = {
-    "grant": (grant_consent, "Consent given"),
-    "withdraw": (withdraw_consent, "Consent withdrawn"),
-    "object": (object_to_processing, "Objection recorded"),
+    "grant": (grant_consent,
+              lazy_gettext("Consent given; the customer's consent record now shows it.")),
+    "withdraw": (withdraw_consent,
+                 lazy_gettext("Consent withdrawn; the customer's consent record now shows it.")),
+    "object": (object_to_processing,
+               lazy_gettext("Objection recorded; the customer's consent record now shows it.")),
 }
 
 
@@ -69,7 +73,7 @@ def search_results():
 
 @bp.get("/customers/<customer_id>")
 @requires(Permission.CUSTOMERS)
-@deliberate_navigation("this customer's record")
+@deliberate_navigation(lazy_gettext("this customer's record"))
 def record(customer_id: str):
     """The record, masked; opening it is recorded (``customer.view``), from this site only."""
     with unit_of_work():
@@ -132,7 +136,7 @@ def _consent_page(customer_id: str, forms: dict[str, ConsentForm] | None = None,
 
 @bp.get("/customers/<customer_id>/consent")
 @requires(Permission.CUSTOMERS)
-@deliberate_navigation("this customer's consent page")
+@deliberate_navigation(lazy_gettext("this customer's consent page"))
 def consent(customer_id: str):
     """The customer's consent per purpose, with a form to record a choice made by phone."""
     return _consent_page(customer_id)
@@ -147,7 +151,7 @@ def record_consent(customer_id: str, purpose: str):
     if form.validate_on_submit():
         chosen = CONSENT_ACTIONS.get(form.action.data or "")
         if chosen is None:
-            form.action.errors.append("Choose what the customer decided.")
+            form.action.errors.append(_("Choose what the customer decided."))
         else:
             record_choice, done = chosen
             try:
@@ -159,6 +163,6 @@ def record_consent(customer_id: str, purpose: str):
             except DomainError as exc:
                 form.note.errors.append(str(exc))
             else:
-                flash(f"{done}; the customer's consent record now shows it.", "info")
+                flash(str(done), "info")
                 return redirect(url_for("staff.consent", customer_id=customer_id))
     return _consent_page(customer_id, {purpose: form}, 422)

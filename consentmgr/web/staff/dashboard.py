@@ -27,6 +27,7 @@ from consentmgr.dashboard.services import (
 )
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import db
+from consentmgr.i18n import _, current_language
 from consentmgr.sql import utcnow
 from consentmgr.staff.access import REASON_LABELS
 from consentmgr.staff.directory import StaffCard, staff_directory
@@ -40,8 +41,9 @@ from consentmgr.web.staff.forms import REQUEST_TYPE_LABELS
 
 
 def _purpose_titles(today) -> dict[str, str]:
+    language = current_language()
     try:
-        return {slug: info.title for slug, info in catalogue(today).purposes.items()}
+        return {slug: info.title_in(language) for slug, info in catalogue(today).purposes.items()}
     except NoPolicyPublished:
         return {}
 
@@ -52,43 +54,49 @@ def build_charts(report: DashboardReport, *, today, cards: dict[str, StaffCard]
     weeks, titles = report.weeks, _purpose_titles(today)
     versions = [(v.label, v.effective_date) for v in report.versions]
     purposes = {p: titles.get(p, p) for p in report.purposes}
-    types = {str(k.value): v for k, v in REQUEST_TYPE_LABELS.items()}
-    reasons = {str(k.value): v for k, v in REASON_LABELS.items()}
+    types = {str(k.value): str(v) for k, v in REQUEST_TYPE_LABELS.items()}
+    reasons = {str(k.value): str(v) for k, v in REASON_LABELS.items()}
     window = RATE_WINDOW.get(len(weeks), 1)
     charts = [
-        rate_lines("consent-rate", "Opt-in rate per purpose, by week" if window == 1 else
-                   f"Opt-in rate per purpose, rolling {window} weeks",
+        rate_lines("consent-rate", _("Opt-in rate per purpose, by week") if window == 1 else
+                   _("Opt-in rate per purpose, rolling %(weeks)s weeks", weeks=window),
                    weeks, {p: report.opt_in_rate(p, window=window) for p in purposes},
                    labels=purposes,
                    versions=versions,
-                   empty_sentence="No consent choices were recorded in this period."),
-        stacked_bars("withdrawals", "Consent withdrawals per week, by purpose", weeks,
+                   empty_sentence=_("No consent choices were recorded in this period.")),
+        stacked_bars("withdrawals", _("Consent withdrawals per week, by purpose"), weeks,
                      {p: report.weekly("consent_withdrawn", p) for p in purposes},
                      labels=purposes, versions=versions,
-                     empty_sentence="No consent was withdrawn in this period."),
-        stacked_bars("requests", "Data-subject requests received per week, by type", weeks,
+                     empty_sentence=_("No consent was withdrawn in this period.")),
+        stacked_bars("requests", _("Data-subject requests received per week, by type"), weeks,
                      {t: report.weekly(agg.REQUESTS_RECEIVED, t)
                       for t in dict.fromkeys([*types, *report.dimensions(agg.REQUESTS_RECEIVED)])},
-                     labels=types, empty_sentence="No requests were received in this period."),
-        stacked_bars("reveals", "Staff reveals per week, by reason", weeks,
+                     labels=types,
+                     empty_sentence=_("No requests were received in this period.")),
+        stacked_bars("reveals", _("Staff reveals per week, by reason"), weeks,
                      {r: report.weekly(agg.REVEALS_BY_REASON, r)
                       for r in dict.fromkeys([*reasons, *report.dimensions(agg.REVEALS_BY_REASON)])},
-                     labels=reasons, empty_sentence="No field was revealed in this period."),
-        ranked_bars("reveals-by-staff", "Reveals per staff member",
+                     labels=reasons,
+                     empty_sentence=_("No field was revealed in this period.")),
+        ranked_bars("reveals-by-staff", _("Reveals per staff member"),
                     [(cards[s.staff_id].display_name if s.staff_id in cards else s.staff_id,
                       s.count, s.flagged) for s in report.staff_reveals],
-                    value_label="Reveals", flag_label=f"Above {REVEAL_OUTLIER_FACTOR}x the median",
-                    empty_sentence="No field was revealed in this period."),
-        ranked_bars("api-use", "Audited API calls per client",
+                    value_label=_("Reveals"),
+                    flag_label=_("Above %(factor)sx the median", factor=REVEAL_OUTLIER_FACTOR),
+                    empty_sentence=_("No field was revealed in this period.")),
+        ranked_bars("api-use", _("Audited API calls per client"),
                     sorted(((report.api_clients.get(c, c), report.total(agg.API_CALLS, c), False)
                             for c in report.dimensions(agg.API_CALLS)),
                            key=lambda item: (-item[1], item[0])),
-                    value_label="Calls", empty_sentence="No API client called in this period."),
-        stacked_bars("gpc", "Global Privacy Control signals honoured per week, by purpose", weeks,
+                    value_label=_("Calls"),
+                    empty_sentence=_("No API client called in this period.")),
+        stacked_bars("gpc", _("Global Privacy Control signals honoured per week, by purpose"),
+                     weeks,
                      {p: report.weekly(agg.CONSENT_GPC, p)
                       for p in dict.fromkeys([*purposes, *report.dimensions(agg.CONSENT_GPC)])},
                      labels=purposes,
-                     empty_sentence="No Global Privacy Control signal was honoured in this period."),
+                     empty_sentence=_("No Global Privacy Control signal was honoured in this "
+                                      "period.")),
     ]
     return {chart.id: chart for chart in charts}
 

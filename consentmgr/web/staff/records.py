@@ -4,7 +4,10 @@ Generated at each request from the published policy (``?version=`` picks
 one; the version in effect by default) and from the running configuration
 (:func:`running_configuration`), so the measures listed are the ones in
 force. DPO and administrators (``records-of-processing``). Taking the CSV
-or JSON away is audited, as the audit export is.
+or JSON away is audited, as the audit export is. The page and the CSV are
+for people: in the page language, with the policy's document in that
+language where it was published in it. The JSON is for programs: always the
+canonical English document and English text.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from flask import Response, current_app, g, render_template, request, url_for
 from consentmgr.audit import actions
 from consentmgr.audit import services as audit
 from consentmgr.audit.sequencer import checkpoint_every, max_delay
+from consentmgr.i18n import DEFAULT_LANGUAGE, current_language, in_language
 from consentmgr.policies.services import (
     PolicyNotFound,
     current_version,
@@ -67,11 +71,12 @@ def running_configuration() -> RunningConfiguration:
     )
 
 
-def _record() -> ProcessingRecord:
-    """The record of ``?version=`` (or the version in effect); PolicyNotFound → 404."""
+def _record(language: str) -> ProcessingRecord:
+    """The record of ``?version=`` (or the one in effect) in ``language``; PolicyNotFound → 404."""
     label = request.args.get("version", "").strip()
     version = get_version(label) if label else current_version()
-    return build_record(document_of(version), measures_in_force(running_configuration()))
+    return build_record(document_of(version, language),
+                        measures_in_force(running_configuration()))
 
 
 def _exported(kind: str) -> None:
@@ -86,7 +91,7 @@ def records_of_processing():
     """The Art. 30(1) record, printable, with a version selector and CSV/JSON downloads."""
     versions = [v.version for v in list_versions()]
     try:
-        record = _record()
+        record = _record(current_language())
     except PolicyNotFound as exc:
         return render_template("staff/records.html", record=None, versions=versions,
                                message=str(exc)), 404
@@ -99,8 +104,8 @@ def records_of_processing():
 @bp.get("/records-of-processing.csv")
 @requires(Permission.RECORDS_OF_PROCESSING)
 def records_of_processing_csv():
-    """One row per purpose (spreadsheet-safe)."""
-    record = _record()
+    """One row per purpose (spreadsheet-safe), in the page language."""
+    record = _record(current_language())
     _exported("csv")
     name = f"records-of-processing-{record.document.version}.csv"
     return Response(record_csv(record), mimetype="text/csv",
@@ -110,8 +115,9 @@ def records_of_processing_csv():
 @bp.get("/records-of-processing.json")
 @requires(Permission.RECORDS_OF_PROCESSING)
 def records_of_processing_json():
-    """The record as JSON."""
-    record = _record()
+    """The record as JSON: English, the canonical document."""
+    with in_language(DEFAULT_LANGUAGE):
+        record = _record(DEFAULT_LANGUAGE)
     _exported("json")
     return Response(json.dumps(record.to_dict(), ensure_ascii=False, indent=2),
                     mimetype="application/json")

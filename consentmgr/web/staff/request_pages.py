@@ -1,9 +1,9 @@
 """What the request screens show, read from the register and the audit trail.
 
 Read-only composition, so the views stay short: each queue row with how
-urgent it is (in words, not only in colour), and a request's history as
-its audit entries, with staff names looked up at read time (the trail
-holds ids only).
+urgent it is (in words, not only in colour), a request's history as its
+audit entries, with staff names looked up at read time (the trail holds ids
+only), and the services' messages about bad input in the page's language.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Iterable
 
 from consentmgr.audit import actions
 from consentmgr.audit.services import entries_for_customer
+from consentmgr.i18n import _, gettext, lazy_gettext, ngettext
 from consentmgr.requests.models import DataSubjectRequest
 from consentmgr.staff.directory import staff_directory
 
@@ -25,13 +26,13 @@ HISTORY_ACTIONS = (
 )
 
 HISTORY_TEXT = {
-    actions.REQUEST_RECEIVED: "Received",
-    actions.REQUEST_IDENTITY_VERIFIED: "Identity checked",
-    actions.REQUEST_STARTED: "Approved / taken up",
-    actions.REQUEST_EXTENDED: "Deadline extended",
-    actions.REQUEST_COMPLETED: "Completed",
-    actions.REQUEST_REJECTED: "Refused",
-    actions.REQUEST_WITHDRAWN: "Withdrawn",
+    actions.REQUEST_RECEIVED: lazy_gettext("Received"),
+    actions.REQUEST_IDENTITY_VERIFIED: lazy_gettext("Identity checked"),
+    actions.REQUEST_STARTED: lazy_gettext("Approved / taken up"),
+    actions.REQUEST_EXTENDED: lazy_gettext("Deadline extended"),
+    actions.REQUEST_COMPLETED: lazy_gettext("Completed"),
+    actions.REQUEST_REJECTED: lazy_gettext("Refused"),
+    actions.REQUEST_WITHDRAWN: lazy_gettext("Withdrawn"),
 }
 
 
@@ -50,12 +51,12 @@ def urgency(req: DataSubjectRequest, *, now: dt.datetime, soon_days: int) -> Urg
     left = req.deadline - now
     if left < dt.timedelta(0):
         days = -left.days
-        return Urgency("overdue", f"Overdue by {days} day{'s' if days != 1 else ''}"
-                       if days else "Overdue")
+        return Urgency("overdue", ngettext("Overdue by %(num)d day", "Overdue by %(num)d days",
+                                           days) if days else _("Overdue"))
     if left <= dt.timedelta(days=soon_days):
         days = left.days
-        return Urgency("soon", "Due today" if days == 0
-                       else f"Due in {days} day{'s' if days != 1 else ''}")
+        return Urgency("soon", _("Due today") if days == 0
+                       else ngettext("Due in %(num)d day", "Due in %(num)d days", days))
     return Urgency("", "")
 
 
@@ -93,8 +94,50 @@ def request_history(req: DataSubjectRequest) -> list[HistoryItem]:
     for entry in reversed(entries):
         card = names.get(entry.actor_id)
         who = (f"{card.display_name} ({card.role.value})" if card
-               else {"customer": "The customer", "api": "API client"}.get(
+               else {"customer": _("The customer"), "api": _("API client")}.get(
                    entry.actor_type, entry.actor_type))
         items.append(HistoryItem(entry.occurred_at, HISTORY_TEXT.get(entry.action, entry.action),
                                  who, entry.outcome, dict(entry.details or {})))
     return items
+
+
+# What the request and breach services answer to bad input on these screens. The
+# services speak English, as the API's problem details do; the staff screens show
+# these in the page's language (any other message as it came). Listed here so that
+# the catalogue holds them: a message changed in a service shows in English until
+# it is listed again.
+SERVICE_MESSAGES = (
+    lazy_gettext("This is required."),
+    lazy_gettext("Enter text."),
+    lazy_gettext("Keep this to 500 characters or fewer."),
+    lazy_gettext("Keep this to 2000 characters or fewer."),
+    lazy_gettext("Keep this to 4000 characters or fewer."),
+    lazy_gettext("Unknown type: choose from access, portability, rectification, erasure, "
+                 "restriction, objection."),
+    lazy_gettext("Unknown reason code: choose from identity-not-verified, manifestly-unfounded, "
+                 "legal-obligation, legal-claims, other."),
+    lazy_gettext("Only an objection names a purpose."),
+    lazy_gettext("Name the purpose you object to."),
+    lazy_gettext("No purpose with that name in the policy in effect."),
+    lazy_gettext("You can object only to a purpose based on legitimate interest; for one based "
+                 "on consent, withdraw your consent instead."),
+    lazy_gettext("Extend by 1 or 2 months."),
+    lazy_gettext("At most 2 further months in total (three months after receipt)."),
+    lazy_gettext("Choose the exception: legal-obligation (Art. 17(3)(b)) or legal-claims "
+                 "(Art. 17(3)(e))."),
+    lazy_gettext("Use a number of days from 0 to 366."),
+    lazy_gettext("Enter a date and time such as 2026-11-28 09:30."),
+    lazy_gettext("Enter a date and time such as 2026-11-28 17:00."),
+    lazy_gettext("This cannot be in the future."),
+    lazy_gettext("This cannot be before the breach was discovered."),
+    lazy_gettext("Enter a whole number from 0 to 100,000,000 (your best estimate)."),
+    lazy_gettext("Choose whether the people affected must be told."),
+    lazy_gettext("No staff account has this email address or id."),
+    lazy_gettext("The end of the window must be after its start."),
+)
+
+
+def in_page_language(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A service's ``ValidationFailed.errors`` with each message it knows translated."""
+    return {field: [gettext(message) for message in messages]
+            for field, messages in errors.items()}

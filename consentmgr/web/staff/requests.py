@@ -29,9 +29,15 @@ from wtforms.fields.choices import SelectChoice
 from consentmgr.consent.services import NoPolicyPublished, catalogue
 from consentmgr.customers.services import CustomerNotFound, get_customer
 from consentmgr.errors import ValidationFailed
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.requests import services
 from consentmgr.requests.export import export_customer, export_filename, record_export
-from consentmgr.requests.models import OPEN_STATUSES, RequestType
+from consentmgr.requests.models import (
+    OPEN_STATUSES,
+    RequestChannel,
+    RequestStatus,
+    RequestType,
+)
 from consentmgr.runtime import runtime
 from consentmgr.sql import utcnow
 from consentmgr.staff import access
@@ -56,7 +62,12 @@ from consentmgr.web.staff.forms import (
     RequestFilterForm,
 )
 from consentmgr.web.staff.navigation import deliberate_navigation
-from consentmgr.web.staff.request_pages import queue_rows, request_history, urgency
+from consentmgr.web.staff.request_pages import (
+    in_page_language,
+    queue_rows,
+    request_history,
+    urgency,
+)
 
 PAGE_SIZE = 50
 SOON_DAYS = 7  # due within a week: highlighted in the queue
@@ -70,11 +81,29 @@ FORMS: dict[str, type[FlaskForm]] = {
 }
 
 
+# Where a request came from, and the state of the customer's record, as staff say it.
+CHANNEL_LABELS = {
+    RequestChannel.PORTAL: lazy_gettext("portal"), RequestChannel.STAFF: lazy_gettext("staff"),
+    RequestChannel.API: lazy_gettext("api"), RequestChannel.INACTIVITY: lazy_gettext("inactivity"),
+}
+RECORD_STATUS_LABELS = {"active": lazy_gettext("active"), "restricted": lazy_gettext("restricted"),
+                        "erased": lazy_gettext("erased")}
+
+
 @bp.app_template_global("request_labels")
 def request_labels() -> dict[str, dict]:
     """In templates: what staff call request types, statuses and refusal reasons."""
     return {"type": REQUEST_TYPE_LABELS, "status": REQUEST_STATUS_LABELS,
-            "refusal": REFUSAL_LABELS}
+            "refusal": REFUSAL_LABELS, "record_status": RECORD_STATUS_LABELS}
+
+
+@bp.app_template_global("channel_label")
+def channel_label(channel: Any) -> Any:
+    """In templates: where a request was filed, in the page's language."""
+    try:
+        return CHANNEL_LABELS[RequestChannel(channel)]
+    except ValueError:
+        return channel
 
 
 def _text(field: Any) -> str:
@@ -104,10 +133,10 @@ def request_queue():
         found = services.list_requests(**filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         total = services.count_requests(**filters)
     except CustomerNotFound:
-        form.customer.errors.append("No customer has this id.")
+        form.customer.errors.append(_("No customer has this id."))
         return _queue_page(form, 422)
     except ValidationFailed as exc:
-        attach_errors(form, exc.errors)
+        attach_errors(form, in_page_language(exc.errors))
         return _queue_page(form, 422)
     return _queue_page(form, rows=queue_rows(found, now=utcnow(), soon_days=SOON_DAYS),
                        total=total, page=page, pages=max(1, -(-total // PAGE_SIZE)))
@@ -133,7 +162,7 @@ def file_request():
     try:
         customer = get_customer(_text(form.customer_id))
     except CustomerNotFound:
-        form.customer_id.errors.append("No customer has this id.")
+        form.customer_id.errors.append(_("No customer has this id."))
         return render_template("staff/request_new.html", form=form), 422
     try:
         with unit_of_work():
@@ -143,9 +172,9 @@ def file_request():
                 on_behalf=True, identity_check=_text(form.identity_check) or None)
             filed_id = str(filed.id)
     except ValidationFailed as exc:
-        attach_errors(form, exc.errors)
+        attach_errors(form, in_page_language(exc.errors))
         return render_template("staff/request_new.html", form=form), 422
-    flash("The request is filed; the customer is mailed an acknowledgement with the due date.",
+    flash(_("The request is filed; the customer is mailed an acknowledgement with the due date."),
           "info")
     return redirect(url_for("staff.request_page", request_id=filed_id))
 
@@ -156,7 +185,7 @@ def _objectable_purposes() -> list[SelectChoice]:
         purposes = catalogue().purposes.values()
     except NoPolicyPublished:
         purposes = []
-    return [SelectChoice("", "None (not an objection)")] + [
+    return [SelectChoice("", _("None (not an objection)"))] + [
         SelectChoice(p.slug, p.title) for p in purposes if p.legal_basis == "legitimate-interest"]
 
 
@@ -184,7 +213,7 @@ def _request_page(request_id: str, failed: dict[str, FlaskForm] | None = None,
 
 @bp.get("/requests/<request_id>")
 @requires(Permission.CUSTOMERS)
-@deliberate_navigation("this request")
+@deliberate_navigation(lazy_gettext("this request"))
 def request_page(request_id: str):
     """The request, its history, the customer (masked), and the forms to act on it."""
     return _request_page(request_id)
@@ -198,7 +227,7 @@ def _act(request_id: str, name: str, act: Callable[[Any, FlaskForm], str]):
             with unit_of_work():
                 message = act(services.get_request(request_id), form)
         except ValidationFailed as exc:
-            attach_errors(form, exc.errors)
+            attach_errors(form, in_page_language(exc.errors))
         else:
             flash(message, "info")
             return redirect(url_for("staff.request_page", request_id=request_id))
@@ -220,7 +249,7 @@ def verify_identity(request_id: str):
         services.verify_identity(
             req, actor=g.staff.actor, identity_check=_text(form.identity_check),
             auto_approve_erasure=runtime().settings.requests_auto_approve_erasure)
-        return "Identity recorded as checked."
+        return _("Identity recorded as checked.")
     return _act(request_id, "identity", act)
 
 
@@ -236,7 +265,7 @@ def complete(request_id: str):
         outcome = "rectified" if req.type == RequestType.RECTIFICATION else "completed"
         services.complete_request(req, actor=g.staff.actor, outcome=outcome,
                                   note=_text(form.note) or None)
-        return "The request is completed; the customer is told."
+        return _("The request is completed; the customer is told.")
     return _act(request_id, "complete", act)
 
 
@@ -246,7 +275,12 @@ def approve(request_id: str):
     """The DPO's approval (an erasure is carried out at once)."""
     def act(req, form):
         services.approve_request(req, actor=g.staff.actor)
-        return f"Approved: the request is now {REQUEST_STATUS_LABELS[req.status].lower()}."
+        if req.status == RequestStatus.COMPLETED:
+            return _("Approved: the request is now completed.")
+        if req.status == RequestStatus.IN_PROGRESS:
+            return _("Approved: the request is now in progress.")
+        return _("Approved: the request is now “%(status)s”.",
+                 status=REQUEST_STATUS_LABELS[req.status])
     return _act(request_id, "approve", act)
 
 
@@ -257,7 +291,7 @@ def refuse(request_id: str):
     def act(req, form):
         services.refuse_request(req, actor=g.staff.actor, reason_code=form.reason_code.data or "",
                                 explanation=_text(form.explanation) or None)
-        return "Refused; the customer is told the reason and their right to complain."
+        return _("Refused; the customer is told the reason and their right to complain.")
     return _act(request_id, "refuse", act)
 
 
@@ -268,10 +302,10 @@ def extend(request_id: str):
     def act(req, form):
         months = (form.months.data or "").strip()
         if not months.isdigit():
-            raise ValidationFailed({"months": ["Enter 1 or 2."]})
+            raise ValidationFailed({"months": [_("Enter 1 or 2.")]})
         services.extend_request(req, actor=g.staff.actor, months=int(months),
                                 reason=_text(form.reason))
-        return "Extended; the customer is told the new date and why."
+        return _("Extended; the customer is told the new date and why.")
     return _act(request_id, "extend", act)
 
 
@@ -282,10 +316,10 @@ def decide_objection(request_id: str):
     def act(req, form):
         decision = form.decision.data
         if decision not in ("upheld", "compelling-grounds"):
-            raise ValidationFailed({"decision": ["Choose whether the objection stands."]})
+            raise ValidationFailed({"decision": [_("Choose whether the objection stands.")]})
         services.decide_objection(req, actor=g.staff.actor, upheld=decision == "upheld",
                                   reason=_text(form.reason))
-        return "Decided; the customer is told the decision and the reason."
+        return _("Decided; the customer is told the decision and the reason.")
     return _act(request_id, "objection", act)
 
 
@@ -297,7 +331,7 @@ def place_hold(request_id: str):
         services.place_legal_hold(get_customer(req.customer_id), actor=g.staff.actor,
                                   exception=form.exception.data or "",
                                   note=_text(form.note) or None)
-        return "Legal hold placed: the customer's data will not be erased while it stands."
+        return _("Legal hold placed: the customer's data will not be erased while it stands.")
     return _act(request_id, "hold", act)
 
 
@@ -310,7 +344,7 @@ def lift_hold(request_id: str, hold_id: str):
         if hold.customer_id != req.customer_id:
             raise services.LegalHoldNotFound()  # another customer's hold: not on this page
         services.lift_legal_hold(hold, actor=g.staff.actor)
-        return "Legal hold lifted."
+        return _("Legal hold lifted.")
     return _act(request_id, "lift", act)
 
 
@@ -321,8 +355,8 @@ def lift_restriction(request_id: str):
     def act(req, form):
         lifted = services.lift_restriction_request(get_customer(req.customer_id),
                                                    actor=g.staff.actor)
-        return ("Restriction lifted: the customer has been told." if lifted
-                else "This record was not restricted.")
+        return (_("Restriction lifted: the customer has been told.") if lifted
+                else _("This record was not restricted."))
     return _act(request_id, "unrestrict", act)
 
 

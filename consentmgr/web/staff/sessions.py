@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from flask import current_app, flash, g, redirect, render_template, session, url_for
 
+from consentmgr.i18n import _
+from consentmgr.sessions.labels import UNKNOWN as UNKNOWN_BROWSER
 from consentmgr.sessions.services import (
     EndReason,
     SessionKind,
@@ -40,7 +42,8 @@ def session_list():
                 if can(g.staff.role, Permission.ADMINISTER) else [])
     names = staff_directory(str(s.staff_id) for s in everyone)
     return render_template("staff/sessions.html", mine=mine, everyone=everyone, names=names,
-                           current=_current_session_id(), confirm=ConfirmForm())
+                           current=_current_session_id(), confirm=ConfirmForm(),
+                           unknown_browser=UNKNOWN_BROWSER)
 
 
 @bp.post("/sessions/<session_id>/end")
@@ -53,7 +56,7 @@ def session_end(session_id: str):
         end_staff_session(session_id, actor=g.staff.actor, **request_info())
     if str(_current_session_id()) == session_id:
         end_session(EndReason.ENDED)
-        flash("You ended this session: you are signed out.", "info")
+        flash(_("You ended this session: you are signed out."), "info")
         return redirect(url_for("staff.sign_in"))
-    flash("Session ended.", "info")
+    flash(_("Session ended."), "info")
     return redirect(url_for("staff.session_list"))

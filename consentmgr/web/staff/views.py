@@ -15,6 +15,7 @@ from flask import current_app, flash, g, redirect, render_template, request, ses
 
 from consentmgr.errors import ValidationFailed
 from consentmgr.extensions import limiter
+from consentmgr.i18n import _
 from consentmgr.staff import services
 from consentmgr.staff.services import InvalidCode, PasswordLinkInvalid, SignInFailed
 from consentmgr.unit_of_work import unit_of_work
@@ -105,7 +106,7 @@ def sign_in():
 
 
 def _restart_sign_in():
-    flash("Please sign in again: the code step has to follow the password within 5 minutes.",
+    flash(_("Please sign in again: the code step has to follow the password within 5 minutes."),
           "info")
     return redirect(url_for("staff.sign_in"))
 
@@ -170,7 +171,7 @@ def sign_out():
     with unit_of_work():
         services.sign_out(services.get_staff(g.staff.id), **request_info())
     session.clear()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("staff.sign_in"))
 
 
@@ -180,7 +181,7 @@ def set_password(token: str):
     try:
         services.check_password_link(token)
     except PasswordLinkInvalid as exc:
-        return render_error(404, "This link does not work", str(exc))
+        return render_error(404, _("This link does not work"), str(exc))
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
@@ -190,7 +191,7 @@ def set_password(token: str):
             form.password.errors.extend(exc.errors.get("password", [str(exc)]))
             return _form_page("staff/set_password.html", form)
         session.clear()
-        flash("Your password is set. Sign in with it now.", "info")
+        flash(_("Your password is set. Sign in with it now."), "info")
         return redirect(url_for("staff.sign_in"))
     return _form_page("staff/set_password.html", form)
 

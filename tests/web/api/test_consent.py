@@ -223,3 +223,28 @@ def test_a_batch_answers_each_pair_as_the_single_check_does(client, bearer, poli
     assert [(r["status"], r["allowed"]) for r in batch[:2]] == [("given", True),
                                                                 ("withdrawn", False)]
     assert batch[3]["allowed"] is False and batch[4] == batch[0]
+
+
+def test_recording_says_the_language_of_the_notice_shown(client, db, bearer, policy,
+                                                         create_customer):
+    from consentmgr.policies.services import document_of, get_version
+
+    customer = create_customer()
+    german = document_of(get_version("2026-03"), "de").purpose("marketing-email").notice_hash
+    response = _record(client, bearer, customer.id, purpose="marketing-email", action="granted",
+                       language="de", notice_hash=german)
+    assert response.status_code == 201
+    answer = response.get_json()
+    assert (answer["language"], answer["notice_hash"]) == ("de", german)
+
+
+def test_recording_without_a_language_records_english(client, bearer, policy, create_customer):
+    response = _record(client, bearer, create_customer().id, purpose="marketing-email",
+                       action="granted")
+    assert response.get_json()["language"] == "en"
+
+
+def test_a_language_the_app_does_not_speak_is_a_problem(client, bearer, policy, create_customer):
+    body = assert_problem(_record(client, bearer, create_customer().id, purpose="marketing-email",
+                                  action="granted", language="fr"), 422)
+    assert set(body["errors"]) == {"language"}
