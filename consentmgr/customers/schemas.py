@@ -13,6 +13,7 @@ import datetime as dt
 
 from marshmallow import RAISE, ValidationError, fields, validate, validates
 
+from consentmgr.i18n import _, lazy_gettext
 from consentmgr.text import StorableTextSchema
 
 CHANNELS = ("email", "sms", "post", "phone")
@@ -25,7 +26,7 @@ HISTORY_KINDS = (
 
 _PHONE = validate.Regexp(
     r"^\+?[0-9][0-9 ()-]{5,22}$",
-    error="Enter a phone number of digits, spaces and dashes, e.g. +44 20 7946 0958.",
+    error=lazy_gettext("Enter a phone number of digits, spaces and dashes, e.g. +44 20 7946 0958."),
 )
 
 
@@ -36,18 +37,20 @@ class PreferencesSchema(StorableTextSchema):
         unknown = RAISE
 
     channels = fields.List(
-        fields.String(validate=validate.OneOf(CHANNELS, error="Unknown channel: choose from {choices}.")),
+        fields.String(validate=validate.OneOf(
+            CHANNELS, error=lazy_gettext("Unknown channel: choose from {choices}."))),
         load_default=list,
         validate=validate.Length(max=len(CHANNELS)),
     )
     language = fields.String(
         load_default="en",
-        validate=validate.OneOf(LANGUAGES, error="Unknown language: choose from {choices}."),
+        validate=validate.OneOf(
+            LANGUAGES, error=lazy_gettext("Unknown language: choose from {choices}.")),
     )
     topics = fields.List(
         fields.String(validate=validate.Length(min=1, max=40)),
         load_default=list,
-        validate=validate.Length(max=20, error="Choose at most 20 topics."),
+        validate=validate.Length(max=20, error=lazy_gettext("Choose at most 20 topics.")),
     )
 
 
@@ -59,7 +62,7 @@ class CustomerDetailsSchema(StorableTextSchema):
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = fields.String(required=True, validate=validate.Length(
-        min=1, max=200, error="Enter a name of at most {max} characters."))
+        min=1, max=200, error=lazy_gettext("Enter a name of at most {max} characters.")))
     phone = fields.String(allow_none=True, validate=[validate.Length(max=24), _PHONE])
     postal_address = fields.String(allow_none=True, validate=validate.Length(max=500),
                                    metadata={"multiline": True})
@@ -69,12 +72,12 @@ class CustomerDetailsSchema(StorableTextSchema):
     @validates("name")
     def _name_not_blank(self, value: str, **kwargs) -> None:
         if not value.strip():
-            raise ValidationError("Enter a name.")
+            raise ValidationError(_("Enter a name."))
 
     @validates("date_of_birth")
     def _born_in_the_past(self, value: dt.date | None, **kwargs) -> None:
         if value is not None and not dt.date(1900, 1, 1) <= value < dt.date.today():
-            raise ValidationError("Enter a date of birth in the past, after 1900.")
+            raise ValidationError(_("Enter a date of birth in the past, after 1900."))
 
 
 class HistoryEntrySchema(StorableTextSchema):
@@ -88,7 +91,8 @@ class HistoryEntrySchema(StorableTextSchema):
     kind = fields.String(required=True, validate=validate.OneOf(HISTORY_KINDS))
     data_category = fields.String(
         required=True,
-        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$", error="Use a data-category slug."),
+        validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$",
+                                 error=lazy_gettext("Use a data-category slug.")),
     )
     summary = fields.String(required=True, validate=validate.Length(min=1, max=500),
                             metadata={"multiline": True})

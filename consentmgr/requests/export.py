@@ -77,7 +77,8 @@ _WIDTH = 78
 HISTORY_COLUMNS = ("id", "occurred_at", "channel", "kind", "data_category", "summary",
                    "details", "created_at")
 EVENT_COLUMNS = ("id", "occurred_at", "purpose", "action", "status", "channel",
-                 "policy_version", "notice_hash", "collected_at", "gpc", "note", "receipt")
+                 "policy_version", "notice_hash", "language", "collected_at", "gpc", "note",
+                 "receipt")
 ACCESS_COLUMNS = ("occurred_at", "action", "staff_name", "staff_role", "fields",
                   "reason_code", "reason")
 REQUEST_COLUMNS = ("id", "type", "status", "channel", "purpose", "received_at", "due_at",
@@ -322,6 +323,7 @@ class _Export:
                 "channel": str(event.channel),
                 "policy_version": event.policy_version,
                 "notice_hash": event.notice_hash,
+                "language": event.language,
                 "collected_at": _iso(event.collected_at),
                 "gpc": bool(event.gpc),
                 "note": event.note,

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, abort, g, has_request_context, redirect, request, url_for
+from flask import (Blueprint, Flask, Response, abort, g, has_request_context, redirect, request,
+                   url_for)
 from flask_babel import Babel
 
 from consentmgr.i18n import LANGUAGE_NAMES, LANGUAGES, current_language, language_of, supported
 from consentmgr.runtime import runtime
+from consentmgr.web.sessions import API_PREFIX
 
 COOKIE = "consentmgr_language"
 COOKIE_DAYS = 365
@@ -32,6 +34,8 @@ def select_language() -> str | None:
     """Flask-Babel's locale selector: asked once per request, only when a page speaks."""
     if not has_request_context():
         return None  # the worker says which language with in_language()
+    if request.path.startswith(API_PREFIX):
+        return None  # the API answers programs: its messages stay English whatever they accept
     customer = g.get("customer")
     if customer is not None:
         stated = supported((customer.preferences or {}).get("language"))

@@ -200,3 +200,46 @@ def test_the_lint_finds_what_it_should():
     assert _unmarked(env, "good.html") == []
     assert _unmarked_python(ast.parse('flash("Saved.")\nflash(_("Saved."))\nStringField("Name")\n'
                                       'x = _(f"Hi {a}")')) == [1, 3, 4]
+
+
+def _unnamed_plurals(env: Environment, name: str) -> list[str]:
+    """``{% pluralize %}`` in a ``{% trans a, b %}`` block: Jinja counts by ``a``, the first."""
+    tokens = [t for t in env.lex(env.loader.get_source(env, name)[0]) if t[1] != "whitespace"]
+    problems, declared, depth, in_tag = [], [], 0, False
+    for index, (lineno, kind, value) in enumerate(tokens):
+        if kind == "name" and value == "trans" and tokens[index - 1][1] == "block_begin":
+            declared, depth, in_tag, expect = [], 0, True, True
+        elif in_tag and kind == "block_end":
+            in_tag = False
+        elif in_tag and kind == "operator" and value in "([{":
+            depth += 1
+        elif in_tag and kind == "operator" and value in ")]}":
+            depth -= 1
+        elif in_tag and depth == 0 and kind == "operator" and value == ",":
+            expect = True
+        elif in_tag and depth == 0 and kind == "name" and expect and value not in ("trimmed", "notrimmed"):
+            declared.append(value)
+            expect = False
+        elif kind == "name" and value == "pluralize" and tokens[index + 1][1] != "name" \
+                and len(declared) > 1:
+            problems.append(f"{name}:{lineno}: counts by {declared[0]!r}: write "
+                            "{% pluralize <count> %}")
+    return problems
+
+
+@pytest.mark.parametrize("name", list(_template_sources()))
+def test_plurals_count_by_a_number(name):
+    env = Environment(loader=FileSystemLoader(TEMPLATES), extensions=["jinja2.ext.i18n"])
+    assert _unnamed_plurals(env, name) == []
+
+
+def test_the_plural_lint_finds_a_block_counting_by_a_name():
+    env = Environment(extensions=["jinja2.ext.i18n"], loader=DictLoader({
+        "bad.html": "{% trans purpose=p, count=n %}{{ purpose }}: {{ count }} grant"
+                    "{% pluralize %}{{ purpose }}: {{ count }} grants{% endtrans %}",
+        "good.html": "{% trans purpose=p, count=n %}{{ purpose }}: {{ count }} grant"
+                     "{% pluralize count %}{{ purpose }}: {{ count }} grants{% endtrans %}"
+                     "{% trans count=n %}{{ count }} day{% pluralize %}{{ count }} days{% endtrans %}",
+    }))
+    assert len(_unnamed_plurals(env, "bad.html")) == 1
+    assert _unnamed_plurals(env, "good.html") == []

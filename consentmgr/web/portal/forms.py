@@ -26,7 +26,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from consentmgr.customers.schemas import CHANNELS, LANGUAGES, CustomerDetailsSchema
 from consentmgr.i18n import _, lazy_gettext
 from consentmgr.requests.models import RequestType
-from consentmgr.web.forms import StorableTextForm
+from consentmgr.web.forms import StorableTextForm, in_page_language
 
 # Each language in its own words, then in the page's (so the reader finds their own either way).
 LANGUAGE_NAMES = {
@@ -62,7 +62,7 @@ class PortalForm(StorableTextForm):
     def attach_errors(self, errors: Mapping[str, list[str]]) -> None:
         """Put ``ValidationFailed.errors`` (dotted field paths) on the matching inputs."""
         self.form_errors_extra = []
-        for path, messages in errors.items():
+        for path, messages in in_page_language(errors).items():
             field = self._field_for(path)
             if field is None:
                 self.form_errors_extra.extend(messages)

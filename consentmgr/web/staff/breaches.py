@@ -31,7 +31,7 @@ from consentmgr.web.staff.breach_forms import (
     NoticeDecisionForm,
     NotifyForm,
 )
-from consentmgr.web.staff.request_pages import in_page_language
+from consentmgr.web.forms import in_page_language
 
 FORMS: dict[str, type[FlaskForm]] = {
     "authority": AuthorityForm, "decision": NoticeDecisionForm, "notify": NotifyForm}

@@ -14,7 +14,7 @@ from typing import Iterable
 
 from consentmgr.audit import actions
 from consentmgr.audit.services import entries_for_customer
-from consentmgr.i18n import _, gettext, lazy_gettext, ngettext
+from consentmgr.i18n import _, lazy_gettext, ngettext
 from consentmgr.requests.models import DataSubjectRequest
 from consentmgr.staff.directory import staff_directory
 
@@ -137,7 +137,3 @@ SERVICE_MESSAGES = (
 )
 
 
-def in_page_language(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """A service's ``ValidationFailed.errors`` with each message it knows translated."""
-    return {field: [gettext(message) for message in messages]
-            for field, messages in errors.items()}

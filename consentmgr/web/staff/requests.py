@@ -44,7 +44,7 @@ from consentmgr.staff import access
 from consentmgr.staff.permissions import Permission, can, record_access_denied
 from consentmgr.unit_of_work import unit_of_work
 from consentmgr.web.errors import render_error
-from consentmgr.web.forms import attach_errors
+from consentmgr.web.forms import attach_errors, in_page_language
 from consentmgr.web.staff import bp
 from consentmgr.web.staff.auth import request_info, requires
 from consentmgr.web.staff.forms import (
@@ -63,7 +63,6 @@ from consentmgr.web.staff.forms import (
 )
 from consentmgr.web.staff.navigation import deliberate_navigation
 from consentmgr.web.staff.request_pages import (
-    in_page_language,
     queue_rows,
     request_history,
     urgency,

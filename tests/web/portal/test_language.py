@@ -184,3 +184,22 @@ def test_signing_in_greets_in_the_stated_language(client, db, publish_policy_fil
 
     page = html.unescape(client.get(response.headers["Location"], headers=ENGLISH_BROWSER).text)
     assert "Sie sind angemeldet." in page and '<html lang="de">' in page
+
+
+@pytest.mark.parametrize(("field", "value", "german"), [
+    ("name", "   ", "Geben Sie einen Namen ein."),
+    ("phone", "call me maybe", "Geben Sie eine Telefonnummer aus Ziffern"),
+    ("date_of_birth", "12/04/1985", "Kein gültiges Datum."),
+    ("topics", "x" * 41, "Die Länge muss zwischen 1 und 40 liegen."),
+])
+def test_the_schemas_messages_are_shown_in_the_page_language(client, german_customer, field,
+                                                             value, german):
+    page = client.get("/portal/details")
+    data = {"csrf_token": csrf_from(page.data), "name": "Grete Weber", "phone": "+49 30 1234567",
+            "postal_address": "", "date_of_birth": "1985-04-12", "channels": ["email"],
+            "language": "de", "topics": "garten", field: value}
+
+    response = client.post("/portal/details", data=data)
+
+    assert response.status_code == 422
+    assert german in html.unescape(response.text)
