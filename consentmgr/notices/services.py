@@ -499,6 +499,7 @@ class PendingChange:
     version: PolicyVersion
     previous: PolicyVersion
     purposes: tuple[ChangedPurpose, ...]
+    summary: str  # the version's summary of changes, worded in the language asked for
 
     @property
     def effective_date(self) -> dt.date:
@@ -506,8 +507,13 @@ class PendingChange:
         return self.version.effective_date
 
 
-def pending_change(session: Session, *, today: dt.date | None = None) -> PendingChange | None:
-    """The next published version after ``today`` with a material change, or None."""
+def pending_change(session: Session, *, today: dt.date | None = None,
+                   language: str | None = None) -> PendingChange | None:
+    """The next published version after ``today`` with a material change, or None.
+
+    Its summary and purpose titles as its text in ``language`` words them
+    (English when it was not published in that language).
+    """
     today = today or utcnow().date()
     upcoming = session.scalars(sa.select(PolicyVersion)
                                .where(PolicyVersion.effective_date > today)
@@ -517,7 +523,9 @@ def pending_change(session: Session, *, today: dt.date | None = None) -> Pending
             scope = notice_scope(version, today=today)
         except NoNoticeNeeded:
             continue
-        return PendingChange(scope.version, scope.previous, scope.purposes)
+        summary, purposes = _Wording(scope).in_language(language or DEFAULT_LANGUAGE,
+                                                        scope.purposes)
+        return PendingChange(scope.version, scope.previous, purposes, summary)
     return None
 
 

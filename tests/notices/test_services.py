@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import html
 import json
 import uuid
 
@@ -461,6 +462,19 @@ def test_the_portal_announces_a_pending_material_change(client, publish_v2):
     assert "“Newsletter”: changes to who receives the data" in page
     banner = page[page.index("policy-change"):page.index("the current version applies")]
     assert "style=" not in banner and "<script" not in banner
+
+
+def test_the_banner_speaks_the_page_language_with_the_versions_german_text(client, v1,
+                                                                           publish_v2):
+    write_policy(v1, _german_v2(), name="v2.de.md")
+    publish_v2()
+
+    german = html.unescape(client.get("/portal/sign-in", headers={"Accept-Language": "de"}).text)
+    english = html.unescape(client.get("/portal/sign-in", headers={"Accept-Language": "en"}).text)
+
+    assert "Wir geben Newsletter-Daten jetzt auch an einen zweiten Versanddienst weiter." in german
+    assert "Unser Newsletter" in german
+    assert "Unser Newsletter" not in english and "“Newsletter”" in english
 
 
 def test_the_portal_shows_no_banner_without_a_material_change(client, publish_v2):

@@ -9,6 +9,7 @@ notice mails say, for those who read the portal rather than their mail.
 from __future__ import annotations
 
 from consentmgr.extensions import db
+from consentmgr.i18n import current_language
 from consentmgr.notices.services import pending_change
 from consentmgr.web.portal import bp
 
@@ -16,4 +17,4 @@ from consentmgr.web.portal import bp
 @bp.context_processor
 def pending_policy_change() -> dict[str, object]:
     """``pending_change``: the material change to come, or None."""
-    return {"pending_change": pending_change(db.session)}
+    return {"pending_change": pending_change(db.session, language=current_language())}

@@ -147,12 +147,13 @@ def _render_policy(info: VersionInfo, *, upcoming=None):
     ))
 
 
-def _in_language_of(shown: VersionInfo | VersionComparison, render: Callable[[], str]) -> str:
-    """Render in the language of the document shown, so that ``<html lang>`` tells the truth."""
+def _in_language_of(shown: VersionInfo | VersionComparison, render: Callable[[], str]) -> Any:
+    """Render in the language of the document shown, so that ``<html lang>`` and
+    ``Content-Language`` tell the truth."""
     if not shown.in_other_language:
         return render()
     with in_language(shown.language):
-        return render()
+        return render(), {"Content-Language": shown.language}
 
 
 def _english_only_notice(shown: VersionInfo | VersionComparison) -> tuple[str, str] | None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from babel.dates import format_skeleton
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 
 from consentmgr.i18n import _, current_language
 
@@ -122,6 +122,11 @@ def _number(value: float) -> str:
     return format_decimal(value, locale=_locale())
 
 
+def _percent(share: float) -> str:
+    """A share in the page's language: "25%", "25 %"."""
+    return format_percent(share, locale=_locale())
+
+
 def _point_title(week: dt.date, series: str, value: str) -> str:
     return _("Week from %(date)s, %(series)s: %(value)s", date=_day_month(week, year=True),
              series=series, value=value)
@@ -196,15 +201,15 @@ def rate_lines(chart_id: str, title: str, weeks: Sequence[dt.date],
     slot = PLOT_W / max(1, len(weeks))
     keys = [k for k in series if any(v is not None for v in series[k])]
     table = Table(title, [_("Week from")] + [labels.get(k, k) for k in series],
-                  [[f"{w:%Y-%m-%d}"] + ["" if series[k][i] is None else f"{series[k][i]:.0%}"
+                  [[f"{w:%Y-%m-%d}"] + ["" if series[k][i] is None else _percent(series[k][i])
                                         for k in series] for i, w in enumerate(weeks)])
     chart = Chart(chart_id, title, "", table, empty=not keys,
                   markers=_markers(weeks, slot, versions), x_labels=_x_labels(weeks, slot),
-                  y_ticks=[(_y(f, 1), f"{f:.0%}") for f in (0, .25, .5, .75, 1)],
+                  y_ticks=[(_y(f, 1), _percent(f)) for f in (0, .25, .5, .75, 1)],
                   legend=[(PALETTE[i % len(PALETTE)], labels.get(k, k)) for i, k in enumerate(keys)])
     for j, key in enumerate(keys):
         points = [(round(LEFT + slot * (i + 0.5), 1), _y(v, 1),
-                   _point_title(weeks[i], labels.get(key, key), f"{v:.0%}"))
+                   _point_title(weeks[i], labels.get(key, key), _percent(v)))
                   for i, v in enumerate(series[key]) if v is not None]
         chart.lines.append(Line(" ".join(f"{x},{y}" for x, y, _title in points),
                                 PALETTE[j % len(PALETTE)], labels.get(key, key), tuple(points)))
@@ -216,7 +221,7 @@ def rate_lines(chart_id: str, title: str, weeks: Sequence[dt.date],
 
 def _last(values: list[float | None]) -> str:
     known = [v for v in values if v is not None]
-    return f"{known[-1]:.0%}" if known else _("no choices")
+    return _percent(known[-1]) if known else _("no choices")
 
 
 def ranked_bars(chart_id: str, title: str, items: Sequence[tuple[str, int, bool]], *,

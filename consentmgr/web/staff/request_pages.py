@@ -17,6 +17,7 @@ from consentmgr.audit.services import entries_for_customer
 from consentmgr.i18n import _, lazy_gettext, ngettext
 from consentmgr.requests.models import DataSubjectRequest
 from consentmgr.staff.directory import staff_directory
+from consentmgr.web.staff.forms import ROLE_LABELS
 
 # A request's life, as the audit trail records it.
 HISTORY_ACTIONS = (
@@ -93,7 +94,8 @@ def request_history(req: DataSubjectRequest) -> list[HistoryItem]:
     items = []
     for entry in reversed(entries):
         card = names.get(entry.actor_id)
-        who = (f"{card.display_name} ({card.role.value})" if card
+        who = (_("%(name)s (%(role)s)", name=card.display_name, role=ROLE_LABELS[card.role])
+               if card
                else {"customer": _("The customer"), "api": _("API client")}.get(
                    entry.actor_type, entry.actor_type))
         items.append(HistoryItem(entry.occurred_at, HISTORY_TEXT.get(entry.action, entry.action),

@@ -59,8 +59,9 @@ def test_the_policy_in_english_stays_english(client, shipped):
 
 
 def test_a_version_without_german_is_shown_in_english_and_says_so(client, english_only_2027):
-    page = get(client, "/privacy/2027-01", GERMAN).get_data(as_text=True)
-    assert html_lang(page) == "en"
+    response = get(client, "/privacy/2027-01", GERMAN)
+    page = response.get_data(as_text=True)
+    assert html_lang(page) == "en" and response.headers["Content-Language"] == "en"
     assert "About this policy" in page
     assert 'lang="de"><p>Diese Fassung ist nur auf Englisch verfügbar.</p>' in page
 
