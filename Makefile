@@ -33,9 +33,10 @@ CATALOGUES := $(patsubst %.po,%.mo,$(wildcard consentmgr/translations/*/LC_MESSA
 # After changing a page, mail or message: collect the strings, merge them into
 # every language's catalogue (new ones untranslated, for tests/i18n to point at), compile.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel extract --quiet -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
-		--no-location --sort-output -o consentmgr/translations/messages.pot .
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching --ignore-obsolete -i consentmgr/translations/messages.pot -d consentmgr/translations
+	$(BIN)/pybabel -q extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 \
+		--no-location --sort-output -w 100 -o consentmgr/translations/messages.pot .
+	$(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -w 100 \
+		-i consentmgr/translations/messages.pot -d consentmgr/translations
 	$(MAKE) --no-print-directory $(CATALOGUES)
 
 setup: $(VENV)/.installed $(CATALOGUES)
