@@ -8,21 +8,13 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, current_app, render_template, request, url_for
+from flask import Flask, current_app, render_template
 from werkzeug.exceptions import HTTPException
 
 from consentmgr.extensions import limiter
-from consentmgr.i18n import (
-    LANGUAGE_NAMES,
-    LANGUAGES,
-    _,
-    current_language,
-    in_language,
-    lazy_gettext,
-    supported,
-)
+from consentmgr.i18n import _, current_language, in_language, lazy_gettext
 from consentmgr.web.api.errors import handle_api_exception, is_api_request
-from consentmgr.web.language import COOKIE as LANGUAGE_COOKIE
+from consentmgr.web.language import browser_language, page_language
 from consentmgr.web.outage import is_database_outage, log_outage, mark_unavailable, retry_after
 
 log = logging.getLogger(__name__)
@@ -73,16 +65,9 @@ def render_error(status: int, title: str | None = None, message: str | None = No
 
 
 def _page_language() -> dict[str, Any]:
-    """The page's language and a switcher that does not repeat the address asked for.
-
-    The usual switcher returns to the page's own address; an error page must not
-    echo it (a mistyped address, an unsubscribe token): it returns to the start page.
-    """
-    return {
-        "page_lang": current_language(),
-        "language_choices": [(code, LANGUAGE_NAMES[code], url_for("language.choose", code=code))
-                             for code in LANGUAGES],
-    }
+    # An error page must not echo the address asked for (a mistyped address, an
+    # unsubscribe token): its switcher returns to the start page.
+    return page_language(back_to=None)
 
 
 def render_outage(exc: BaseException):
@@ -107,8 +92,7 @@ def _language_in_outage() -> str | None:
     try:
         return current_language()
     except Exception:  # noqa: BLE001 -- their record is in the database that just failed
-        return supported(request.cookies.get(LANGUAGE_COOKIE)) or \
-            request.accept_languages.best_match(LANGUAGES)
+        return browser_language()
 
 
 def rate_limit_retry_after() -> str:

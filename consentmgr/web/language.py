@@ -41,10 +41,12 @@ def select_language() -> str | None:
         stated = supported((customer.preferences or {}).get("language"))
         if stated:
             return stated
-    chosen = supported(request.cookies.get(COOKIE))
-    if chosen:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES)
+    return browser_language()
+
+
+def browser_language() -> str | None:
+    """The language picked with the switcher, else the best the browser's Accept-Language offers."""
+    return supported(request.cookies.get(COOKIE)) or request.accept_languages.best_match(LANGUAGES)
 
 
 def _local_path(target: Any) -> str:
@@ -68,12 +70,16 @@ def choose(code: str) -> Response:
 
 
 def language_context() -> dict[str, Any]:
-    """What every page template knows: its language, and the switcher's links."""
-    here = request.full_path.rstrip("?") if request else "/"
+    """What every page template knows: its language, and the switcher's links back to it."""
+    return page_language(back_to=request.full_path.rstrip("?"))
+
+
+def page_language(*, back_to: str | None) -> dict[str, Any]:
+    """``page_lang`` and the switcher's links, back to ``back_to`` (None: the start page)."""
     return {
         "page_lang": current_language(),
         "language_choices": [
-            (code, LANGUAGE_NAMES[code], url_for("language.choose", code=code, next=here))
+            (code, LANGUAGE_NAMES[code], url_for("language.choose", code=code, next=back_to))
             for code in LANGUAGES],
     }
 
@@ -95,4 +101,5 @@ def init_language(app: Flask) -> None:
     app.after_request(vary_by_language)
 
 
-__all__ = ["COOKIE", "init_language", "language_of", "select_language"]
+__all__ = ["COOKIE", "browser_language", "init_language", "language_of", "page_language",
+           "select_language"]

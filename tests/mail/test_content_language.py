@@ -26,7 +26,7 @@ from consentmgr.policies.services import publish_policies
 from consentmgr.sql import utcnow
 from tests.conftest import TEST_ACTOR
 from tests.consent.expiring import EXPIRING, TERM, write_expiring_policy
-from tests.fixtures.smtp import Inbox, deliver_mail
+from tests.fixtures.smtp import deliver_mail
 
 SMTP = SmtpSettings(host=None, sender="privacy@northwind.example")
 
@@ -57,14 +57,6 @@ def test_a_message_queued_while_writing_in_a_language_is_marked_with_it(db):
 
 
 # ------------------------------------------------------------------ at a real SMTP server
-
-
-@pytest.fixture
-def inbox(smtp_server, mail_to) -> Inbox:
-    """The inbox of a real SMTP server the shared app mails to."""
-    controller, inbox = smtp_server
-    mail_to(controller.port)
-    return inbox
 
 
 @pytest.fixture

@@ -62,14 +62,6 @@ class Later:
         self.offset += delta
 
 
-@pytest.fixture
-def inbox(smtp_server, mail_to) -> Inbox:
-    """The inbox of a real SMTP server the shared app mails to."""
-    controller, inbox = smtp_server
-    mail_to(controller.port)
-    return inbox
-
-
 def queue(db, *addresses: str) -> None:
     """Queue a sign-in-like message to each address and commit, as a request does."""
     for address in addresses:

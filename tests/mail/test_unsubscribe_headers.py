@@ -20,17 +20,9 @@ from consentmgr.requests import services as requests
 from consentmgr.sql import utcnow
 from tests.conftest import TEST_ACTOR
 from tests.consent.expiring import EXPIRING, TERM, write_expiring_policy
-from tests.fixtures.smtp import Inbox, deliver_mail
+from tests.fixtures.smtp import deliver_mail
 
 HEADERS = ("List-Unsubscribe", "List-Unsubscribe-Post")
-
-
-@pytest.fixture
-def inbox(smtp_server, mail_to) -> Inbox:
-    """The inbox of a real SMTP server the shared app mails to."""
-    controller, inbox = smtp_server
-    mail_to(controller.port)
-    return inbox
 
 
 @pytest.fixture

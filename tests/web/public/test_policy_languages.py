@@ -3,35 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
-import pytest
 import time_machine
 
-from tests.conftest import SHIPPED_POLICIES_DIR
-
-SHIPPED = Path(SHIPPED_POLICIES_DIR)
 TODAY = "2026-11-23 12:00Z"
 GERMAN = {"Accept-Language": "de"}
-
-
-@pytest.fixture
-def shipped(publish_policy_files):
-    """The shipped versions 2025-01 and 2026-03, in English and German."""
-    return publish_policy_files()
-
-
-@pytest.fixture
-def english_only_2027(publish_policy_files, tmp_path):
-    """The shipped versions plus 2027-01, in English only, in effect from 1 January 2027."""
-    for path in SHIPPED.glob("*.md"):
-        shutil.copy(path, tmp_path / path.name)
-    text = (SHIPPED / "2026-03.md").read_text(encoding="utf-8")
-    text = text.replace('version: "2026-03"', 'version: "2027-01"', 1)
-    text = text.replace("effective_date: 2026-03-01", "effective_date: 2027-01-01", 1)
-    (tmp_path / "2027-01.md").write_text(text, encoding="utf-8")
-    return publish_policy_files(tmp_path)
 
 
 def get(client, url: str, headers=None, at: str = TODAY):
@@ -58,7 +34,7 @@ def test_the_policy_in_english_stays_english(client, shipped):
     assert "About this policy" in page and "Über diese" not in page
 
 
-def test_a_version_without_german_is_shown_in_english_and_says_so(client, english_only_2027):
+def test_a_version_without_german_is_shown_in_english_and_says_so(client, with_future_version):
     response = get(client, "/privacy/2027-01", GERMAN)
     page = response.get_data(as_text=True)
     assert html_lang(page) == "en" and response.headers["Content-Language"] == "en"
@@ -90,7 +66,7 @@ def test_the_comparison_in_german_compares_the_german_texts(client, shipped):
     assert "Product reviews" not in page
 
 
-def test_the_comparison_with_an_english_only_version_is_in_english(client, english_only_2027):
+def test_the_comparison_with_an_english_only_version_is_in_english(client, with_future_version):
     page = get(client, "/privacy/compare?from=2026-03&to=2027-01", GERMAN).get_data(as_text=True)
     assert html_lang(page) == "en"
     assert "Diese Fassung ist nur auf Englisch verfügbar." in page
