@@ -1,4 +1,4 @@
-"""A read-only SELECT compiled once per engine and run straight on the driver.
+"""A statement compiled once per engine and run straight on the driver.
 
 The consent check is the one statement other systems call thousands of
 times a second. Through SQLAlchemy's Core it costs ~100 µs of Python per
@@ -9,8 +9,11 @@ itself would apply, and the call borrows a pooled DBAPI connection in
 autocommit mode, so one round trip answers it: no ping, no BEGIN, no
 ROLLBACK.
 
-Only for single-row reads outside a unit of work: anything that must see
-the session's uncommitted changes goes through the session.
+:meth:`PreparedSelect.first` is only for single-row reads outside a unit of
+work. :meth:`PreparedSelect.first_in` runs inside a session's transaction,
+on its connection, for the consent write's own statements (the customer's
+status, the one-statement write): it sees and makes the session's
+uncommitted changes, which commit or roll back with the session.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 Processor = Callable[[Any], Any]
 
@@ -44,9 +48,12 @@ class _Compiled:
 
 
 class PreparedSelect:
-    """Run ``statement`` (with ``bindparam`` parameters) and return its first row or None."""
+    """Run ``statement`` (with ``bindparam`` parameters) and return its first row or None.
 
-    def __init__(self, statement: sa.Select[Any]) -> None:
+    ``statement`` is a SELECT, or an INSERT/UPDATE with RETURNING (for :meth:`first_in`).
+    """
+
+    def __init__(self, statement: sa.Select[Any] | sa.Insert | sa.Update) -> None:
         self.statement = statement
         self._by_engine: weakref.WeakKeyDictionary[sa.Engine, _Compiled] = (
             weakref.WeakKeyDictionary()
@@ -71,22 +78,32 @@ class PreparedSelect:
             }
             results = tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.selected_columns
+                for column in self.statement.exported_columns
             )
             names = tuple(compiled.positiontup) if compiled.positional else None
             found = _Compiled(compiled.string, names, binds, results)
             self._by_engine[engine] = found
             return found
 
-    def first(self, engine: sa.Engine, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
-        """The first row (values converted as the column types say), or None."""
-        prepared = self._by_engine.get(engine) or self._compile(engine)
+    def _arguments(self, prepared: _Compiled, params: Mapping[str, Any]) -> Any:
         values = {}
         for name, bind in prepared.binds.items():
             value = params[bind.key] if bind.default is _REQUIRED else params.get(bind.key, bind.default)
             values[name] = bind.process(value) if bind.process is not None else value
-        arguments: Any = (tuple(values[name] for name in prepared.names)
-                          if prepared.names is not None else values)
+        return (tuple(values[name] for name in prepared.names)
+                if prepared.names is not None else values)
+
+    @staticmethod
+    def _converted(prepared: _Compiled, row: Any) -> tuple[Any, ...] | None:
+        if row is None:
+            return None
+        return tuple(process(value) if process is not None else value
+                     for process, value in zip(prepared.results, row))
+
+    def first(self, engine: sa.Engine, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row (values converted as the column types say), or None."""
+        prepared = self._by_engine.get(engine) or self._compile(engine)
+        arguments = self._arguments(prepared, params)
         reader = self._reader(engine)
         for attempt in (1, 2):
             connection = reader.raw_connection()
@@ -107,10 +124,35 @@ class PreparedSelect:
                     raise
             finally:
                 connection.close()  # back to the pool
-        if row is None:
-            return None
-        return tuple(process(value) if process is not None else value
-                     for process, value in zip(prepared.results, row))
+        return self._converted(prepared, row)
+
+    def first_in(self, session: Session, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row, run in ``session``'s transaction on its connection (begun if need be).
+
+        A driver error is raised as SQLAlchemy would raise it (``OperationalError``
+        for an outage, ``IntegrityError``...), so callers and error pages see
+        no difference; the unit of work rolls the transaction back.
+        """
+        connection = session.connection(bind_arguments={"clause": self.statement})
+        engine = connection.engine
+        prepared = self._by_engine.get(engine) or self._compile(engine)
+        arguments = self._arguments(prepared, params)
+        dialect = engine.dialect
+        driver = connection.connection.dbapi_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(prepared.sql, arguments)
+            row = cursor.fetchone()
+        except dialect.loaded_dbapi.Error as exc:
+            gone = dialect.is_disconnect(exc, driver, cursor)
+            if gone:  # as SQLAlchemy does: the pool must not hand this connection out again
+                connection.invalidate(exc)
+            raise sa.exc.DBAPIError.instance(
+                prepared.sql, None, exc, dialect.loaded_dbapi.Error,
+                hide_parameters=True, connection_invalidated=gone, dialect=dialect) from exc
+        finally:
+            cursor.close()
+        return self._converted(prepared, row)
 
     def _reader(self, engine: sa.Engine) -> sa.Engine:
         """The engine to read on: ``engine`` itself for SQLite, else an autocommit twin.

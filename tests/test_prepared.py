@@ -109,3 +109,48 @@ def test_sqlite_runs_in_write_ahead_log_mode(db):
         assert db.session.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
     else:
         assert not sa.event.contains(db.engine, "connect", _sqlite_wal)
+
+
+# ------------------------------------------------------- inside a unit of work
+
+_JOB_NAME = sa.bindparam("name", type_=sa.String)
+
+
+def _insert_schedule() -> PreparedSelect:
+    schedules = sa.table("job_schedules", sa.column("name"), sa.column("next_run_at"))
+    return PreparedSelect(sa.insert(schedules).values(
+        name=_JOB_NAME, next_run_at=sa.bindparam("at", type_=sa.DateTime(timezone=True)))
+        .returning(schedules.c.name))
+
+
+def test_first_in_runs_in_the_sessions_transaction(db):
+    """It sees and makes the session's uncommitted changes; they roll back with it."""
+    insert = _insert_schedule()
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    count = sa.text("SELECT count(*) FROM job_schedules WHERE name = :name")
+
+    assert insert.first_in(db.session, {"name": "prepared-test", "at": at}) == ("prepared-test",)
+    assert db.session.execute(count, {"name": "prepared-test"}).scalar() == 1  # same transaction
+    seen = PreparedSelect(sa.select(sa.func.count()).select_from(sa.table("job_schedules"))
+                          .where(sa.column("name") == _JOB_NAME))
+    assert seen.first_in(db.session, {"name": "prepared-test"}) == (1,)
+    db.session.rollback()
+
+    assert db.session.execute(count, {"name": "prepared-test"}).scalar() == 0
+
+
+def test_first_in_raises_driver_errors_as_sqlalchemy_does(db):
+    """A unique violation is SQLAlchemy's IntegrityError (what error handlers catch);
+    the session can roll back and go on."""
+    insert = _insert_schedule()
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    insert.first_in(db.session, {"name": "prepared-twice", "at": at})
+
+    with pytest.raises(sa.exc.IntegrityError) as caught:
+        insert.first_in(db.session, {"name": "prepared-twice", "at": at})
+
+    assert isinstance(caught.value.orig, db.engine.dialect.loaded_dbapi.IntegrityError)
+    db.session.rollback()
+    assert PreparedSelect(sa.select(sa.bindparam("y", type_=sa.Integer))).first_in(
+        db.session, {"y": 5}) == (5,)
+    db.session.rollback()

@@ -39,6 +39,7 @@ from consentmgr.errors import Conflict, NotFound, ValidationFailed
 from consentmgr.extensions import db
 from consentmgr.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from consentmgr.policies.services import PolicyNotFound, get_notice
+from consentmgr.prepared import PreparedSelect
 from consentmgr.runtime import of_session
 from consentmgr.sql import (
     PreparedUpsert,
@@ -88,9 +89,11 @@ class ChoiceSubject:
     status: CustomerStatus
 
 
-# A Core statement on the table, built once: no ORM entity to load or track.
+# A Core statement on the table, compiled once and run on the session's
+# connection: no ORM entity to load or track, no execution context to build.
 _CUSTOMERS = Customer.__table__
-_STATUS_BY_ID = sa.select(_CUSTOMERS.c.status).where(_CUSTOMERS.c.id == sa.bindparam("customer_id"))
+_STATUS_BY_ID = PreparedSelect(
+    sa.select(_CUSTOMERS.c.status).where(_CUSTOMERS.c.id == sa.bindparam("customer_id")))
 
 
 def choice_subject(customer_id: uuid.UUID | str) -> ChoiceSubject:
@@ -100,7 +103,8 @@ def choice_subject(customer_id: uuid.UUID | str) -> ChoiceSubject:
     callers that have no :class:`Customer` loaded (the API's write).
     """
     key = as_uuid(customer_id)
-    status = None if key is None else db.session.scalar(_STATUS_BY_ID, {"customer_id": key})
+    row = None if key is None else _STATUS_BY_ID.first_in(db.session, {"customer_id": key})
+    status = None if row is None else row[0]
     if status is None:
         raise CustomerNotFound()
     return ChoiceSubject(key, status)
@@ -250,7 +254,7 @@ def _forget_cached_state(state: dict[str, Any]) -> None:
 
 
 @functools.cache
-def _one_statement() -> sa.Insert:
+def _one_statement() -> PreparedSelect:
     """State upsert, audit entry and event as one PostgreSQL statement (built once).
 
     A write is CPU-bound in the app process, and each statement costs a round
@@ -267,8 +271,8 @@ def _one_statement() -> sa.Insert:
     names = [c.name for c in events.columns if c.name != "audit_entry_id"]
     values = sa.select(*(sa.bindparam(_EVENT + name, type_=events.c[name].type)
                          for name in names), entry.c.id).select_from(entry)
-    return (sa.insert(events).from_select([*names, "audit_entry_id"], values)
-            .returning(events.c.audit_entry_id))
+    return PreparedSelect(sa.insert(events).from_select([*names, "audit_entry_id"], values)
+                          .returning(events.c.audit_entry_id))
 
 
 _EVENT = "event_"
@@ -277,7 +281,7 @@ _EVENT = "event_"
 def _write_in_one_statement(state: dict[str, Any], event: ConsentEvent,
                             entry: dict[str, Any]) -> None:
     params = {**state, **entry, **column_params(event, _EVENT)}
-    event.audit_entry_id = db.session.execute(_one_statement(), params).scalar_one()
+    event.audit_entry_id = _one_statement().first_in(db.session, params)[0]
     _forget_cached_state(state)
     attach_stored(db.session, event)
 

@@ -61,7 +61,7 @@ class Requests(MethodView):
     """The register of data-subject requests."""
 
     @requires("requests:read")
-    @blp.arguments(s.RequestQuerySchema, location="query")
+    @blp.arguments(s.RequestQuerySchema(), location="query")
     @blp.response(200, s.RequestPageSchema)
     @problems(422)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +81,7 @@ class Requests(MethodView):
 
     @requires("requests:write")
     @idempotent_operation
-    @blp.arguments(s.RequestInputSchema)
+    @blp.arguments(s.RequestInputSchema())
     @blp.response(201, s.RequestSchema, description="Received")
     @problems(400, 404, 409, 413, 415, 422)
     def post(self, data: dict[str, Any]) -> Any:
@@ -126,7 +126,7 @@ class RequestApproval(MethodView):
 
     @requires("requests:decide")
     @idempotent_operation
-    @blp.arguments(s.ApprovalInputSchema)
+    @blp.arguments(s.ApprovalInputSchema())
     @blp.response(200, s.RequestSchema)
     @problems(400, 404, 409, 413, 415, 422)
     def post(self, data: dict[str, Any], request_id: uuid.UUID) -> dict[str, Any]:
@@ -147,7 +147,7 @@ class RequestRefusal(MethodView):
 
     @requires("requests:decide")
     @idempotent_operation
-    @blp.arguments(s.RefusalInputSchema)
+    @blp.arguments(s.RefusalInputSchema())
     @blp.response(200, s.RequestSchema)
     @problems(400, 404, 409, 413, 415, 422)
     def post(self, data: dict[str, Any], request_id: uuid.UUID) -> dict[str, Any]:

@@ -57,7 +57,7 @@ class UnsubscribeLinkResource(MethodView):
     """The one-click unsubscribe link for a customer and purpose."""
 
     @requires("consent:read")
-    @blp.arguments(UnsubscribeLinkQuerySchema, location="query")
+    @blp.arguments(UnsubscribeLinkQuerySchema(), location="query")
     @blp.response(200, UnsubscribeLinkSchema)
     @problems(404, 409, 422)
     def get(self, query: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:

@@ -91,7 +91,7 @@ class Customers(MethodView):
 
     @requires("customers:read")
     @transactional
-    @blp.arguments(s.CustomerLookupQuerySchema, location="query")
+    @blp.arguments(s.CustomerLookupQuerySchema(), location="query")
     @blp.response(200, s.CustomerLookupSchema)
     @problems(422)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -109,7 +109,7 @@ class Customers(MethodView):
 
     @requires("customers:write")
     @idempotent_operation
-    @blp.arguments(s.CustomerInputSchema)
+    @blp.arguments(s.CustomerInputSchema())
     @blp.response(201, s.CustomerRefSchema, description="Created")
     @blp.alt_response(200, schema=s.CustomerRefSchema, success=True,
                       description="Updated: a customer with this external_ref existed")
@@ -133,7 +133,7 @@ class CustomerResource(MethodView):
 
     @requires("customers:read")
     @transactional
-    @blp.arguments(s.CustomerQuerySchema, location="query")
+    @blp.arguments(s.CustomerQuerySchema(), location="query")
     @blp.response(200, s.CustomerSchema)
     @problems(404, 409, 422)
     def get(self, query: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:
@@ -149,7 +149,7 @@ class CustomerResource(MethodView):
 
     @requires("customers:write")
     @transactional
-    @blp.arguments(s.CustomerChangesSchema)
+    @blp.arguments(s.CustomerChangesSchema())
     @blp.response(200, s.CustomerChangedSchema)
     @problems(400, 404, 409, 413, 415, 422)
     def patch(self, data: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:
@@ -170,7 +170,7 @@ class CustomerHistory(MethodView):
 
     @requires("customers:write")
     @idempotent_operation
-    @blp.arguments(s.HistoryInputSchema)
+    @blp.arguments(s.HistoryInputSchema())
     @blp.response(201, s.HistoryCreatedSchema)
     @problems(400, 404, 409, 413, 415, 422)
     def post(self, data: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:
@@ -211,7 +211,7 @@ class CustomerConsents(MethodView):
 
     @requires("consent:write")
     @idempotent_operation
-    @blp.arguments(s.ConsentRecordInputSchema)
+    @blp.arguments(s.ConsentRecordInputSchema())
     @blp.response(201, s.ConsentEventSchema)
     @problems(400, 404, 409, 413, 415, 422)
     def post(self, data: dict[str, Any], customer_id: uuid.UUID) -> dict[str, Any]:
@@ -305,7 +305,7 @@ class Events(MethodView):
 
     @requires("events:read")
     @transactional
-    @blp.arguments(s.FeedQuerySchema, location="query")
+    @blp.arguments(s.FeedQuerySchema(), location="query")
     @blp.response(200, s.FeedPageSchema)
     @problems(422)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:

@@ -109,7 +109,7 @@ class Webhooks(MethodView):
 
     @requires(SCOPE)
     @idempotent_operation
-    @blp.arguments(WebhookInputSchema)
+    @blp.arguments(WebhookInputSchema())
     @blp.response(201, WebhookWithSecretSchema, description="Registered; the secret is shown once")
     @problems(400, 409, 413, 415, 422)
     def post(self, data: dict[str, Any]) -> Any:
@@ -150,7 +150,7 @@ class WebhookResource(MethodView):
 
     @requires(SCOPE)
     @transactional
-    @blp.arguments(WebhookChangesSchema)
+    @blp.arguments(WebhookChangesSchema())
     @blp.response(200, WebhookSchema)
     @problems(400, 404, 413, 415, 422)
     def patch(self, data: dict[str, Any], webhook_id: uuid.UUID) -> dict[str, Any]:
@@ -183,7 +183,7 @@ class WebhookSecretRotation(MethodView):
 
     @requires(SCOPE)
     @transactional
-    @blp.arguments(RotationInputSchema)
+    @blp.arguments(RotationInputSchema())
     @blp.response(200, WebhookWithSecretSchema, description="The new secret, shown once")
     @problems(400, 404, 413, 415, 422)
     def post(self, data: dict[str, Any], webhook_id: uuid.UUID) -> Any:
