@@ -26,6 +26,7 @@ from consentmgr.keys.models import DataKey
 from consentmgr.keys.services import check_master_keys
 from consentmgr.runtime import install, runtime
 from consentmgr.web.api import init_api
+from consentmgr.web.api.check_path import init_check_path
 from consentmgr.web.errors import register_error_pages
 from consentmgr.web.headers import init_headers
 from consentmgr.web.language import init_language
@@ -82,6 +83,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The edge, first: every later hook's request already has its id, limits and headers.
     init_request_log(app)
     init_limits(app)
+    # The consent check's short path sits under the proxy fix (init_headers), so
+    # it sees the client's scheme as Flask does; it resolves the route when called.
+    init_check_path(app)
     init_headers(app)
 
     db.init_app(app)

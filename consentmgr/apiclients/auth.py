@@ -171,6 +171,14 @@ def use_is_due(client: AuthenticatedClient, state: Runtime | None = None) -> boo
     return True
 
 
+def use_is_recorded(client: AuthenticatedClient, state: Runtime | None = None) -> bool:
+    """True while :func:`use_is_due` would say False: this process recorded the use lately.
+
+    A look that changes nothing, for a caller that leaves the recording to another path.
+    """
+    return _uses(_state(state)).get(client.id) is not None
+
+
 def record_use(client: AuthenticatedClient, *, now: dt.datetime | None = None) -> None:
     """Set the client's last-used time (cheap: one conditional UPDATE; flushes nothing else)."""
     now = now or utcnow()

@@ -26,6 +26,7 @@ from consentmgr.apiclients.auth import (
     hash_key,
     record_use,
     use_is_due,
+    use_is_recorded,
 )
 from consentmgr.apiclients.clients import (
     MAX_NAME,
@@ -80,4 +81,5 @@ __all__ = [
     "lookup_customer", "notified_clients", "purge_idempotency_keys",
     "read_customer", "record_feed_read", "record_use", "refuse_if_restricted",
     "request_fingerprint", "revoke_client", "stored_response", "upsert_customer", "use_is_due",
+    "use_is_recorded",
 ]

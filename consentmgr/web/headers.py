@@ -58,14 +58,18 @@ STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 _BY_LOWER_NAME = [(name.lower(), (name, value)) for name, value in SECURITY_HEADERS.items()]
 
 
+def sends_hsts(secure: bool, production: bool) -> bool:
+    """RFC 6797 §7.2: HSTS goes over secure transport only (and only in production)."""
+    return secure and production
+
+
 def add_security_headers(response: Response) -> Response:
     """``after_request``: the headers every response carries; a view's own value wins."""
     # One pass over what the response has, rather than a search per header
     # (``setdefault``): this runs on every consent check.
     present = {name.lower() for name, _value in response.headers}
     response.headers.extend([item for lower, item in _BY_LOWER_NAME if lower not in present])
-    # RFC 6797 §7.2: HSTS is sent over secure transport only.
-    if request.is_secure and runtime().settings.production:
+    if sends_hsts(request.is_secure, runtime().settings.production):
         response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     return response
 

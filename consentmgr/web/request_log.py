@@ -67,10 +67,14 @@ class _RequestIds:
 _request_ids = _RequestIds()
 
 
+def request_id_for(supplied: str | None) -> str:
+    """The caller's ``X-Request-ID`` if it looks like one, else a fresh id."""
+    return supplied if supplied and _REQUEST_ID.fullmatch(supplied) else _request_ids.next()
+
+
 def start_request() -> None:
     """``before_request`` (the app's first): the request id and the start time."""
-    supplied = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = supplied if _REQUEST_ID.fullmatch(supplied) else _request_ids.next()
+    g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
     g.request_started = time.perf_counter()
 
 
@@ -80,14 +84,22 @@ def log_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = request_id
     if request.endpoint in QUIET_ENDPOINTS:
         return response
-    started = g.get("request_started")
+    write_line(request_id, request.method,
+               request.url_rule.rule if request.url_rule is not None else UNMATCHED,
+               response.status_code, g.get("request_started"))
+    return response
+
+
+def write_line(request_id: str, method: str, route: str, status: int,
+               started: float | None) -> None:
+    """The request's one line; ``started`` is its ``time.perf_counter()`` at the start."""
     duration = (time.perf_counter() - started) * 1000 if started is not None else None
     line = json.dumps({
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
         "request_id": request_id,
-        "method": request.method,
-        "route": request.url_rule.rule if request.url_rule is not None else UNMATCHED,
-        "status": response.status_code,
+        "method": method,
+        "route": route,
+        "status": status,
         "duration_ms": round(duration, 2) if duration is not None else None,
     }, separators=(",", ":"))
     handlers = access_log.handlers
@@ -99,7 +111,6 @@ def log_request(response: Response) -> Response:
         handlers[0].enqueue(line)
     else:
         access_log.info(line)
-    return response
 
 
 class BatchedStandardError(logging.Handler):

@@ -6,7 +6,7 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, Callable
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 from flask_smorest.utils import deepupdate
 
 from consentmgr.apiclients.services import (
@@ -25,7 +25,11 @@ SECURITY_SCHEME = "bearerAuth"
 
 def bearer_key() -> str | None:
     """The key from ``Authorization: Bearer <key>``; None when the header is absent."""
-    header = request.headers.get("Authorization")
+    return key_of(request.headers.get("Authorization"))
+
+
+def key_of(header: str | None) -> str | None:
+    """The key in an ``Authorization`` header's value (see :func:`bearer_key`)."""
     if header is None:
         return None
     scheme, _, key = header.strip().partition(" ")
@@ -35,8 +39,12 @@ def bearer_key() -> str | None:
 
 
 def _cache_seconds() -> float:
+    return cache_seconds(current_app)
+
+
+def cache_seconds(app: Flask) -> float:
     """How long this app serves an active client from its cache (``API_KEY_CACHE_SECONDS``)."""
-    return float(current_app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
+    return float(app.config.get("API_KEY_CACHE_SECONDS", DEFAULT_CACHE_SECONDS))
 
 
 def caller() -> AuthenticatedClient | InvalidApiKey:

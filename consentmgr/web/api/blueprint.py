@@ -95,9 +95,13 @@ def problems(*statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any
     """Document the problem responses an operation can give."""
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        documented = func
         for status in statuses:
-            func = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
-                                    description=PROBLEM_DESCRIPTIONS[status])(func)
+            documented = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                          description=PROBLEM_DESCRIPTIONS[status])(documented)
+        # Keep the documentation, not the wrappers: each alt_response adds a
+        # call layer that only passes the call on (per request, per status).
+        func._apidoc = documented._apidoc  # type: ignore[attr-defined]
         return func
 
     return decorator

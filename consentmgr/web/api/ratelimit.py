@@ -48,15 +48,20 @@ def rate_limit_key() -> str:
 
 def enforce_rate_limit() -> None:
     """Count this request; 429 with ``Retry-After`` once the window is used up."""
-    if not limiter.enabled:
+    key = rate_limit_key()
+    if counted(current_app, key):
         return
     item = _parsed(current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
-    key = rate_limit_key()
-    backend = limiter.limiter
-    if backend.hit(item, SCOPE, key):
-        return
-    reset_at = backend.get_window_stats(item, SCOPE, key).reset_time
+    reset_at = limiter.limiter.get_window_stats(item, SCOPE, key).reset_time
     raise TooManyRequests(retry_after=max(1, math.ceil(reset_at - time.time())))
+
+
+def counted(app: Flask, key: str) -> bool:
+    """Count one request of ``key``; False once its window is used up (True when limits are off)."""
+    if not limiter.enabled:
+        return True
+    item = _parsed(app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    return limiter.limiter.hit(item, SCOPE, key)
 
 
 def is_api_request() -> bool:
