@@ -36,6 +36,7 @@ from consentmgr.consent.ledger import (
     honour_gpc,
     object_to_processing,
     record_choice,
+    subject_for_write,
     withdraw_consent,
 )
 from consentmgr.consent.overview import PurposeChoice, consent_overview
@@ -48,5 +49,5 @@ __all__ = [
     "consent_overview", "current_states", "decide", "events_for", "forget_catalogues",
     "get_event", "gpc_honoured", "grant_consent", "honour_gpc", "object_to_processing",
     "purpose_info", "record_choice", "record_expiries", "send_renewal_reminders",
-    "withdraw_consent",
+    "subject_for_write", "withdraw_consent",
 ]

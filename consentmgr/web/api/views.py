@@ -222,7 +222,7 @@ class CustomerConsents(MethodView):
         Consent for a purpose based on a contract, or an objection to a
         consent purpose, is a 409. The change appears in GET /events.
         """
-        customer = consent.choice_subject(customer_id)  # its status, not the whole row
+        customer = consent.subject_for_write(customer_id)  # checked by the write itself
         evidence = data["evidence"]
         event = consent.record_choice(
             customer, data["purpose"], ConsentAction(data["action"]),

@@ -207,6 +207,48 @@ def test_recording_for_an_unknown_customer_is_404(client, bearer, policy):
                            action="granted"), 404, "not-found")
 
 
+def _rows(db) -> dict[str, int]:
+    import sqlalchemy as sa
+
+    db.session.rollback()
+    return {table: db.session.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("consent_states", "consent_events", "audit_entries")}
+
+
+@pytest.mark.parametrize("customer", ["unknown", "erased"])
+@pytest.mark.parametrize("body", [
+    {"purpose": "no-such-purpose", "action": "granted"},  # alone: 404 unknown purpose
+    {"purpose": "CONTRACT", "action": "granted"},  # alone: 409 not based on consent
+    {"purpose": "marketing-email", "action": "granted", "policy_version": "1999-01"},  # alone: 422
+    {"purpose": "marketing-email", "action": "granted"},
+])
+def test_an_unknown_or_erased_customer_is_the_first_error_and_nothing_is_written(
+        client, db, bearer, policy, create_customer, customer, body):
+    """On PostgreSQL the write's own statement checks the customer (no SELECT before it):
+    the answer is the customer's error, whatever else is wrong, as when it was checked first."""
+    from consentmgr.consent.services import catalogue
+    from consentmgr.customers.services import erase_customer
+
+    if body["purpose"] == "CONTRACT":
+        body = {**body, "purpose": next(p.slug for p in catalogue().purposes.values()
+                                        if p.legal_basis == "contract")}
+    if customer == "erased":
+        target = create_customer()
+        erase_customer(target, actor=TEST_ACTOR)
+        db.session.commit()
+        customer_id, status = target.id, 409
+    else:
+        customer_id, status = uuid.uuid4(), 404
+    plain = _record(client, bearer, customer_id, purpose="marketing-email", action="granted")
+    before = _rows(db)
+
+    response = _record(client, bearer, customer_id, **body)
+
+    assert_problem(response, status)
+    assert response.get_json()["detail"] == plain.get_json()["detail"]
+    assert _rows(db) == before
+
+
 def test_a_batch_answers_each_pair_as_the_single_check_does(client, bearer, policy,
                                                             create_customer):
     """Repeated pairs, a customer with states for other purposes too, one with none at all."""
