@@ -290,3 +290,32 @@ def test_a_language_the_app_does_not_speak_is_a_problem(client, bearer, policy, 
     body = assert_problem(_record(client, bearer, create_customer().id, purpose="marketing-email",
                                   action="granted", language="fr"), 422)
     assert set(body["errors"]) == {"language"}
+
+
+@pytest.mark.parametrize("collected", [None, "2026-03-02T09:30:00+00:00"])
+def test_the_write_answers_as_its_schema_dumps(client, db, bearer, policy, create_customer,
+                                               collected):
+    """The answer is written by hand (fast_json.event_document); the schema documents it."""
+    import datetime as dt
+
+    from consentmgr.consent.models import ConsentEvent
+    from consentmgr.web.api.schemas import ConsentEventSchema
+
+    customer = create_customer()
+    extra = {"collected_at": collected} if collected else {}
+    response = _record(client, bearer, customer.id, purpose="marketing-email", action="granted",
+                       channel="api", **extra)
+    answer = response.get_json()
+    event = db.session.get(ConsentEvent, uuid.UUID(answer["event_id"]))
+
+    assert response.status_code == 201
+    assert answer == ConsentEventSchema().dump({
+        "event_id": event.id, "customer_id": customer.id, "purpose": event.purpose,
+        "action": event.action.value, "status": event.status.value,
+        "channel": event.channel.value, "policy_version": event.policy_version,
+        "notice_hash": event.notice_hash, "language": event.language,
+        "recorded_at": event.occurred_at, "collected_at": event.collected_at,
+        "cursor": answer["cursor"]})
+    assert (answer["collected_at"] is None) == (collected is None)
+    if collected:
+        assert dt.datetime.fromisoformat(answer["collected_at"]) == dt.datetime.fromisoformat(collected)
