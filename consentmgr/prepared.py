@@ -110,7 +110,7 @@ class PreparedSelect:
             try:
                 cursor = connection.cursor()
                 try:
-                    cursor.execute(prepared.sql, arguments)
+                    reader.dialect.do_execute(cursor, prepared.sql, arguments, None)
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
@@ -141,7 +141,8 @@ class PreparedSelect:
         driver = connection.connection.dbapi_connection
         cursor = driver.cursor()
         try:
-            cursor.execute(prepared.sql, arguments)
+            # Through the dialect, as SQLAlchemy runs a statement (what profilers hook).
+            dialect.do_execute(cursor, prepared.sql, arguments, None)
             row = cursor.fetchone()
         except dialect.loaded_dbapi.Error as exc:
             gone = dialect.is_disconnect(exc, driver, cursor)
