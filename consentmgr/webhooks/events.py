@@ -136,6 +136,25 @@ def _wants(listener: Any, event_type: str, occurred_at: dt.datetime) -> bool:
                                                                               or ())
 
 
+def _skip(session: Session, position: int, batch: int) -> FanOut:
+    """No subscription wants anything: move the cursor past the next ``batch`` entries unread.
+
+    As a pass with subscriptions does for the entries none of them wants,
+    without loading them (most installations have no subscription, and the
+    worker would otherwise read every audited change). A subscription
+    registered later gets the changes that occur after it, as always.
+    """
+    window = (sa.select(AuditEntry.sequence).where(AuditEntry.sequence > position)
+              .order_by(AuditEntry.sequence).limit(batch).subquery())
+    count, last = session.execute(
+        sa.select(sa.func.count(), sa.func.max(window.c.sequence))).one()
+    if not count:
+        return FanOut(0, 0)
+    session.execute(sa.update(_CURSOR).where(_CURSOR.c.name == CURSOR_NAME).values(position=last),
+                    execution_options={"synchronize_session": False})
+    return FanOut(int(count), 0)
+
+
 @dataclass(frozen=True)
 class FanOut:
     """What one fan-out did: feed entries read past, deliveries written."""
@@ -158,10 +177,12 @@ def fan_out(session: Session, *, now: dt.datetime, batch: int = FAN_OUT_BATCH) -
     elif not audit.feed_entries(after=seen, limit=1, actions=SOURCE_ACTIONS):
         return FanOut(0, 0)
     position = _locked_position(session)
+    listeners = _listeners(session)
+    if not listeners:
+        return _skip(session, position, batch)
     entries = audit.feed_entries(after=position, limit=batch, actions=SOURCE_ACTIONS)
     if not entries:
         return FanOut(0, 0)
-    listeners = _listeners(session)
     rows = []
     for entry in entries:
         event_type = event_type_of(entry.action)

@@ -386,3 +386,31 @@ def test_webhooks_list_shows_each_webhook_and_its_pending_and_dead_counts(
     output = app.test_cli_runner().invoke(args=["webhooks", "list"]).output
     assert str(subscription_id) in output and "pending 1" in output and "dead 0" in output
     assert "customer.rectified" in output and secret not in output
+
+
+def test_with_no_webhook_a_pass_moves_past_the_changes_without_reading_them(
+        app, db, receiver, register, run_webhooks, create_customer, monkeypatch):
+    from consentmgr.audit.models import AuditEntry
+    from consentmgr.webhooks import events
+
+    for _ in range(3):
+        _rectify(db, create_customer())
+    sequence_audit(db)
+    db.session.execute(sa.update(events._CURSOR).values(position=0))  # behind every change
+    db.session.commit()
+    head = db.session.scalar(sa.select(sa.func.max(AuditEntry.sequence)))
+
+    def unread(*args, **kwargs):
+        raise AssertionError("entries were loaded with no webhook to write them for")
+
+    monkeypatch.setattr(events.audit, "feed_entries", unread)
+    run_webhooks()
+    monkeypatch.undo()
+
+    db.session.rollback()
+    assert events._position(db.session) == head
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery)) == 0
+    register(receiver.url, RECTIFIED)
+    _rectify(db, create_customer())
+    run_webhooks()
+    assert len(receiver.received) == 1
