@@ -144,18 +144,22 @@ class WebhookDispatcher:
         return thread
 
     def run(self) -> None:
-        """Pass after pass, waiting ``poll`` seconds when idle, until :attr:`stopping`."""
+        """Pass after pass, ``poll`` seconds apart, until :attr:`stopping`.
+
+        A pass fans out every change committed so far and attempts every
+        delivery due, so the next one waits the interval even after a busy
+        pass: under a steady stream of writes, passes back to back would each
+        read the few changes committed since the last (a handful of
+        statements, one of them an UPDATE of the cursor) and keep a core busy.
+        """
         while not self.stopping.is_set():
             try:
-                busy = self.run_once()
+                self.run_once()
             except sa.exc.OperationalError as error:
                 log.warning("webhooks: database unavailable (%s); retrying", type(error).__name__)
-                busy = 0
                 self.stopping.wait(1.0)
             except Exception as error:  # noqa: BLE001 - the loop must outlive one bad pass
                 # By type only: a message could hold data. The pass rolled back; retry it.
                 log.error("webhooks: pass failed (%s); retrying", type(error).__name__)
-                busy = 0
                 self.stopping.wait(1.0)
-            if not busy:
-                self.stopping.wait(self.poll)
+            self.stopping.wait(self.poll)
