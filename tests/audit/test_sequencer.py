@@ -21,6 +21,7 @@ from consentmgr.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from consentmgr.audit.sequencer import (
     backlog,
     drain,
+    max_delay,
     sequence_pending,
     sequenced_inline,
 )
@@ -217,28 +218,16 @@ def test_the_loop_places_committed_entries_within_the_allowed_delay(app, db):
 def test_after_a_full_batch_the_loop_goes_on_and_after_a_partial_one_it_waits(app, db,
                                                                               monkeypatch):
     """A steady stream of writes is placed in batches, not a few entries per pass."""
+    from tests.fixtures.loops import scripted
+
     loop = SequencerLoop(app, name="batching", batch=5)
-    events: list[str] = []
-    placed = iter([5, 5, 2, 0, 5, 1])
+    events = scripted(monkeypatch, loop, "_pass", [5, 5, 2, 0, 5, 1])
+    wait = f"wait {poll_interval(max_delay(app.config)):g}"
 
-    def scripted_pass(key, every):
-        count = next(placed, None)
-        if count is None:
-            loop.stopping.set()
-            return 0
-        events.append(f"pass {count}")
-        return count
-
-    def wait(seconds):
-        events.append("wait")
-        return loop.stopping.is_set()
-
-    monkeypatch.setattr(loop, "_pass", scripted_pass)
-    monkeypatch.setattr(loop.stopping, "wait", wait)
     loop.run()
 
-    assert events == ["pass 5", "pass 5", "pass 2", "wait", "pass 0", "wait", "pass 5", "pass 1",
-                      "wait", "wait"]
+    assert events == ["pass 5", "pass 5", "pass 2", wait, "pass 0", wait, "pass 5", "pass 1",
+                      wait, wait]
 
 
 @postgresql_only

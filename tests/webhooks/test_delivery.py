@@ -421,24 +421,11 @@ def test_the_dispatcher_waits_its_interval_after_every_pass_busy_or_not(app, mon
     from consentmgr.webhooks.delivery import DeliverySettings
     from consentmgr.webhooks.dispatcher import WebhookDispatcher
 
+    from tests.fixtures.loops import scripted
+
     dispatcher = WebhookDispatcher(app, DeliverySettings(allow_private=True), poll=0.2)
-    events: list[str] = []
-    busy = iter([12, 0, 3])
+    events = scripted(monkeypatch, dispatcher, "run_once", [12, 0, 3])
 
-    def scripted_pass():
-        count = next(busy, None)
-        if count is None:
-            dispatcher.stopping.set()
-            return 0
-        events.append(f"pass {count}")
-        return count
-
-    def wait(seconds):
-        events.append(f"wait {seconds}")
-        return dispatcher.stopping.is_set()
-
-    monkeypatch.setattr(dispatcher, "run_once", scripted_pass)
-    monkeypatch.setattr(dispatcher.stopping, "wait", wait)
     dispatcher.run()
 
     assert events == ["pass 12", "wait 0.2", "pass 0", "wait 0.2", "pass 3", "wait 0.2", "wait 0.2"]
