@@ -21,13 +21,6 @@ from tests.fixtures.staff import create_staff_user, csrf_token, sign_in_as  # no
 REGISTER = "/staff/breaches"
 
 
-@pytest.fixture
-def dpo(client, create_staff_user):
-    login = create_staff_user("dpo", password=None)
-    sign_in_as(client, login)
-    return login
-
-
 def _when(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 

@@ -35,13 +35,6 @@ def history(db, publish_policy_files, create_customer):
     db.session.commit()
 
 
-@pytest.fixture
-def dpo(client, create_staff_user):
-    login = create_staff_user("dpo", password=None)
-    sign_in_as(client, login)
-    return login
-
-
 @pytest.mark.parametrize(("role", "status"), [("agent", 403), ("dpo", 200), ("admin", 200)])
 def test_the_dashboard_is_for_the_dpo_and_administrators(client, create_staff_user, role,
                                                          status):

@@ -28,11 +28,10 @@ GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
 
 
 @pytest.fixture
-def dpo(client, create_staff_user, publish_policy_files):
+def dpo(dpo, publish_policy_files):
+    """The signed-in DPO (tests/fixtures/staff.py), with the shipped policies published."""
     publish_policy_files()
-    login = create_staff_user("dpo", password=None)
-    sign_in_as(client, login)
-    return login
+    return dpo
 
 
 @pytest.fixture

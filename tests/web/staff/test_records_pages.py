@@ -19,11 +19,10 @@ PAGE = "/staff/records-of-processing"
 
 
 @pytest.fixture
-def dpo(client, create_staff_user, publish_policy_files):
+def dpo(dpo, publish_policy_files):
+    """The signed-in DPO (tests/fixtures/staff.py), with the shipped policies published."""
     publish_policy_files()
-    login = create_staff_user("dpo", password=None)
-    sign_in_as(client, login)
-    return login
+    return dpo
 
 
 def test_the_page_lists_every_purpose_and_the_measures_in_force(client, db, dpo):

@@ -248,13 +248,6 @@ def test_consent_for_a_purpose_not_based_on_consent_is_explained(client, db, age
 # ---------------------------------------------------------- audit browser
 
 
-@pytest.fixture
-def dpo(client, create_staff_user):
-    login = create_staff_user("dpo", password=None)
-    sign_in_as(client, login)
-    return login
-
-
 def _seed_trail(db, count: int = 3) -> tuple[Actor, uuid.UUID]:
     actor = Actor("staff", str(uuid.uuid4()), "agent")
     subject = uuid.uuid4()
